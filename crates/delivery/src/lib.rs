@@ -1,0 +1,2 @@
+//! Delivery engine.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Raw hit to click facts.
+#![forbid(unsafe_code)]

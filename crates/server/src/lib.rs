@@ -1,0 +1,2 @@
+//! Server.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Storage.
+#![forbid(unsafe_code)]

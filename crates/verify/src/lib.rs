@@ -1,0 +1,2 @@
+//! Sign and verify webhook deliveries.
+#![forbid(unsafe_code)]
