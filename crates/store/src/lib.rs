@@ -1,2 +1,162 @@
-//! Storage.
+//! The only crate with SQL. One [`Store`] facade over SQLite (embedded default) or PostgreSQL (scale-out),
+//! chosen at runtime from the database URL.
+//!
+//! Both backends run the same queries through sqlx's `Any` driver (`$N` placeholders work on both);
+//! where they differ (migrations, claims, notifications) the code branches on [`Backend`]. Schemas keep
+//! to types both understand: UUID text, Unix-millisecond integers, 0/1 flags.
+//! Must not: know about HTTP, build payloads, or read the clock (callers pass `now`).
 #![forbid(unsafe_code)]
+
+mod clicks;
+mod domains;
+mod events;
+mod links;
+mod migrate;
+mod rows;
+mod tenancy;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolOptions;
+use sqlx::{Any, AnyPool, Executor};
+
+pub use clicks::{AnalyticsFilter, AnalyticsReport, ClickRow, CountBy, DayCount};
+pub use domains::Domain;
+pub use events::EventFilter;
+pub use links::Link;
+pub use tenancy::{Credential, CredentialKind, NewCredential, Organization, Tenant, Workspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("the row changed while it was being updated")]
+    Stale,
+    #[error("stored value is invalid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("migration {version} failed")]
+    Migration { version: i64, source: sqlx::Error },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for reads (SQLite) or for everything (PostgreSQL).
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 8, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// The storage facade. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    /// Reads. On PostgreSQL the same pool as `writer`.
+    reader: AnyPool,
+    /// Writes. On SQLite a single connection: SQLite has one writer, and queuing in the pool is cheaper
+    /// than `SQLITE_BUSY` retries.
+    writer: AnyPool,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn open(url: &str, options: &StoreOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or_default().to_owned()));
+        };
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                let writer = sqlite_pool(1, options).connect(&url).await?;
+                // Create the file and switch to WAL before readers open it.
+                let reader = sqlite_pool(options.max_connections.max(1), options).connect(&url).await?;
+                Store { backend, reader, writer }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect(url)
+                    .await?;
+                Store { backend, reader: pool.clone(), writer: pool }
+            }
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// Opens the SQLite database `linkwire.db` inside `data_dir`.
+    pub async fn open_sqlite_dir(data_dir: &std::path::Path, options: &StoreOptions) -> Result<Self> {
+        Self::open(&format!("sqlite://{}", data_dir.join("linkwire.db").display()), options).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        Ok(self.writer.begin().await?)
+    }
+}
+
+fn sqlite_pool(max: u32, options: &StoreOptions) -> PoolOptions<Any> {
+    AnyPoolOptions::new().max_connections(max).acquire_timeout(options.acquire_timeout).after_connect(
+        |conn, _meta| {
+            Box::pin(async move {
+                conn.execute(sqlx::raw_sql(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+                ))
+                .await?;
+                Ok(())
+            })
+        },
+    )
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Decodes one row, mapping decode failures to [`StoreError::Corrupt`].
+trait FromAnyRow: Sized {
+    fn from_row(row: &AnyRow) -> Result<Self>;
+}
