@@ -63,9 +63,14 @@ mod tests {
 
     #[test]
     fn wire_timestamps_have_milliseconds_and_z() {
-        let t = DateTime::parse_from_rfc3339("2026-03-30T12:34:56.789123Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-03-30T12:34:56.789123Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(format_timestamp(t), "2026-03-30T12:34:56.789Z");
-        assert_eq!(from_millis(to_millis(t)).timestamp_millis(), t.timestamp_millis());
+        assert_eq!(
+            from_millis(to_millis(t)).timestamp_millis(),
+            t.timestamp_millis()
+        );
     }
 
     #[test]

@@ -145,7 +145,9 @@ pub fn next_step(
                     Some(asked) if asked > base => asked.min(MAX_RETRY_DELAY.max(base)),
                     _ => base,
                 };
-                NextStep::RetryAt(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero()))
+                NextStep::RetryAt(
+                    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero()),
+                )
             }
         },
     }
@@ -159,13 +161,27 @@ mod tests {
     #[test]
     fn every_status_class_is_classified_as_the_contract_says() {
         for s in [200, 201, 204, 299] {
-            assert_eq!(AttemptOutcome::from_status(s, false), AttemptOutcome::Delivered, "{s}");
+            assert_eq!(
+                AttemptOutcome::from_status(s, false),
+                AttemptOutcome::Delivered,
+                "{s}"
+            );
         }
         for s in [408, 409, 425, 429, 500, 502, 503, 504, 599] {
-            assert_eq!(AttemptOutcome::from_status(s, false), AttemptOutcome::Retryable, "{s}");
+            assert_eq!(
+                AttemptOutcome::from_status(s, false),
+                AttemptOutcome::Retryable,
+                "{s}"
+            );
         }
-        for s in [100, 301, 302, 304, 400, 401, 403, 404, 405, 410, 413, 422, 451] {
-            assert_eq!(AttemptOutcome::from_status(s, false), AttemptOutcome::Terminal, "{s}");
+        for s in [
+            100, 301, 302, 304, 400, 401, 403, 404, 405, 410, 413, 422, 451,
+        ] {
+            assert_eq!(
+                AttemptOutcome::from_status(s, false),
+                AttemptOutcome::Terminal,
+                "{s}"
+            );
         }
         assert_eq!(AttemptOutcome::from_status(410, true), AttemptOutcome::Gone);
     }
@@ -178,7 +194,14 @@ mod tests {
         let mut attempt = 1;
         loop {
             attempts_at.push(to_millis(now) / 1000);
-            match next_step(&schedule, attempt, AttemptOutcome::Retryable, None, false, now) {
+            match next_step(
+                &schedule,
+                attempt,
+                AttemptOutcome::Retryable,
+                None,
+                false,
+                now,
+            ) {
                 NextStep::RetryAt(t) => now = t,
                 NextStep::DeadLetter => break,
                 other => panic!("unexpected {other:?}"),
@@ -192,7 +215,14 @@ mod tests {
     #[test]
     fn retry_after_lengthens_up_to_900_but_never_shortens() {
         let s = RetrySchedule::default();
-        let at = |ra: Option<u64>| match next_step(&s, 1, AttemptOutcome::Retryable, ra.map(Duration::from_secs), false, from_millis(0)) {
+        let at = |ra: Option<u64>| match next_step(
+            &s,
+            1,
+            AttemptOutcome::Retryable,
+            ra.map(Duration::from_secs),
+            false,
+            from_millis(0),
+        ) {
             NextStep::RetryAt(t) => to_millis(t) / 1000,
             other => panic!("{other:?}"),
         };
@@ -206,15 +236,30 @@ mod tests {
     fn terminal_and_test_sends_do_not_retry() {
         let s = RetrySchedule::default();
         let now = from_millis(0);
-        assert_eq!(next_step(&s, 1, AttemptOutcome::Terminal, None, false, now), NextStep::DeadLetter);
-        assert_eq!(next_step(&s, 1, AttemptOutcome::Retryable, None, true, now), NextStep::DeadLetter);
-        assert_eq!(next_step(&s, 3, AttemptOutcome::Delivered, None, false, now), NextStep::Done);
-        assert_eq!(next_step(&s, 1, AttemptOutcome::Gone, None, false, now), NextStep::Unsubscribe);
+        assert_eq!(
+            next_step(&s, 1, AttemptOutcome::Terminal, None, false, now),
+            NextStep::DeadLetter
+        );
+        assert_eq!(
+            next_step(&s, 1, AttemptOutcome::Retryable, None, true, now),
+            NextStep::DeadLetter
+        );
+        assert_eq!(
+            next_step(&s, 3, AttemptOutcome::Delivered, None, false, now),
+            NextStep::Done
+        );
+        assert_eq!(
+            next_step(&s, 1, AttemptOutcome::Gone, None, false, now),
+            NextStep::Unsubscribe
+        );
     }
 
     #[test]
     fn schedules_parse_from_configuration() {
-        assert_eq!(RetrySchedule::parse("60,120,240,480,900").unwrap(), RetrySchedule::default());
+        assert_eq!(
+            RetrySchedule::parse("60,120,240,480,900").unwrap(),
+            RetrySchedule::default()
+        );
         let short = RetrySchedule::parse("0.05, 0.05,0.1").unwrap();
         assert_eq!(short.max_attempts(), 4);
         assert_eq!(short.delay_after(1), Some(Duration::from_millis(50)));

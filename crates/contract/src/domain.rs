@@ -36,7 +36,10 @@ impl DomainState {
     /// The state after a verification check with the given result.
     pub fn after_check(self, verified: bool) -> DomainState {
         if self.domain_status == DomainStatus::Disabled {
-            return DomainState { verification_status: self.verification_status, ..self };
+            return DomainState {
+                verification_status: self.verification_status,
+                ..self
+            };
         }
         if verified {
             DomainState {

@@ -94,7 +94,13 @@ impl EventRecord {
         created_at: Timestamp,
         data: &EventData,
     ) -> Self {
-        Self::with_id(EventId::new(), organization_id, workspace_id, created_at, data)
+        Self::with_id(
+            EventId::new(),
+            organization_id,
+            workspace_id,
+            created_at,
+            data,
+        )
     }
 
     pub fn with_id(
@@ -115,6 +121,14 @@ impl EventRecord {
             data,
         };
         let body = serde_json::to_string(&envelope).expect("event payloads always serialize");
-        Self { id, event_type, organization_id, workspace_id, link_id: data.link_id(), created_at, body }
+        Self {
+            id,
+            event_type,
+            organization_id,
+            workspace_id,
+            link_id: data.link_id(),
+            created_at,
+            body,
+        }
     }
 }

@@ -13,12 +13,18 @@ pub mod payload;
 pub mod slug;
 pub mod tenancy;
 
-pub use clock::{format_timestamp, from_millis, to_millis, Clock, ManualClock, SystemClock, Timestamp};
-pub use delivery::{next_step, AttemptOutcome, DeliveryReason, DeliveryStatus, NextStep, RetrySchedule};
+pub use clock::{
+    format_timestamp, from_millis, to_millis, Clock, ManualClock, SystemClock, Timestamp,
+};
+pub use delivery::{
+    next_step, AttemptOutcome, DeliveryReason, DeliveryStatus, NextStep, RetrySchedule,
+};
 pub use domain::{DomainState, DomainStatus, VerificationStatus};
 pub use event::{Envelope, EventRecord, EventType, API_VERSION};
 pub use ids::*;
-pub use link::{DestinationUrl, DeviceCategory, LinkSource, LinkStatus, RedirectStatus, TouchType, UtmParams};
+pub use link::{
+    DestinationUrl, DeviceCategory, LinkSource, LinkStatus, RedirectStatus, TouchType, UtmParams,
+};
 pub use slug::{ShortCode, SlugError};
 pub use tenancy::{Feature, Plan, Scope, ScopeSet};
 

@@ -142,13 +142,25 @@ pub struct UtmParams {
 }
 
 impl UtmParams {
-    pub const KEYS: [&'static str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+    pub const KEYS: [&'static str; 5] = [
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    ];
 
     /// `(key, value)` for the non-empty parameters, in canonical order.
     pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
         Self::KEYS
             .into_iter()
-            .zip([&self.utm_source, &self.utm_medium, &self.utm_campaign, &self.utm_term, &self.utm_content])
+            .zip([
+                &self.utm_source,
+                &self.utm_medium,
+                &self.utm_campaign,
+                &self.utm_term,
+                &self.utm_content,
+            ])
             .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| (k, v)))
     }
 
@@ -226,18 +238,37 @@ mod tests {
 
     #[test]
     fn safe_destination_drops_userinfo_query_and_fragment() {
-        let d = DestinationUrl::parse("https://user:pw@Shop.Example.COM:8443/p/a?token=secret&x=1#frag").unwrap();
+        let d = DestinationUrl::parse(
+            "https://user:pw@Shop.Example.COM:8443/p/a?token=secret&x=1#frag",
+        )
+        .unwrap();
         assert_eq!(d.host(), "shop.example.com");
         assert_eq!(d.capped(), "https://shop.example.com:8443/p/a");
         let long = format!("https://e.com/{}", "x".repeat(400));
-        assert_eq!(DestinationUrl::parse(&long).unwrap().capped().chars().count(), 200);
+        assert_eq!(
+            DestinationUrl::parse(&long)
+                .unwrap()
+                .capped()
+                .chars()
+                .count(),
+            200
+        );
     }
 
     #[test]
     fn destination_errors() {
-        assert_eq!(DestinationUrl::parse("not a url"), Err(DestinationError::Invalid));
-        assert_eq!(DestinationUrl::parse("ftp://x.com/"), Err(DestinationError::Scheme));
-        assert_eq!(DestinationUrl::parse("javascript:alert(1)"), Err(DestinationError::Scheme));
+        assert_eq!(
+            DestinationUrl::parse("not a url"),
+            Err(DestinationError::Invalid)
+        );
+        assert_eq!(
+            DestinationUrl::parse("ftp://x.com/"),
+            Err(DestinationError::Scheme)
+        );
+        assert_eq!(
+            DestinationUrl::parse("javascript:alert(1)"),
+            Err(DestinationError::Scheme)
+        );
         let huge = format!("https://e.com/{}", "x".repeat(5000));
         assert_eq!(DestinationUrl::parse(&huge), Err(DestinationError::TooLong));
     }
@@ -257,8 +288,16 @@ mod tests {
             utm_medium: Some("".into()),
             ..Default::default()
         };
-        let loc = redirect_location(&dest, &utm, [("nr", "qr"), ("ref", "x y"), ("utm_source", "visitor")], "nr");
-        assert_eq!(loc, "https://e.com/p?a=1&utm_source=news&utm_campaign=spring&ref=x+y");
+        let loc = redirect_location(
+            &dest,
+            &utm,
+            [("nr", "qr"), ("ref", "x y"), ("utm_source", "visitor")],
+            "nr",
+        );
+        assert_eq!(
+            loc,
+            "https://e.com/p?a=1&utm_source=news&utm_campaign=spring&ref=x+y"
+        );
         let plain = redirect_location(&dest, &UtmParams::default(), [], "nr");
         assert_eq!(plain, "https://e.com/p?a=1&utm_source=old");
     }

@@ -30,7 +30,10 @@ pub struct SafeDestination {
 
 impl From<&DestinationUrl> for SafeDestination {
     fn from(d: &DestinationUrl) -> Self {
-        Self { destination_host: d.host(), destination_url_capped: d.capped() }
+        Self {
+            destination_host: d.host(),
+            destination_url_capped: d.capped(),
+        }
     }
 }
 
@@ -96,14 +99,38 @@ impl ChangedField {
 /// One changed field, with its before and after values in safe form.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldChange {
-    Destination { before: SafeDestination, after: SafeDestination },
-    Slug { before: (String, String), after: (String, String) },
-    ExpiresAt { before: Option<Timestamp>, after: Option<Timestamp> },
-    Password { before: bool, after: bool },
-    Tags { before: Vec<String>, after: Vec<String> },
-    Utm { before: UtmParams, after: UtmParams },
-    RedirectStatusCode { before: u16, after: u16 },
-    Status { before: LinkStatus, after: LinkStatus },
+    Destination {
+        before: SafeDestination,
+        after: SafeDestination,
+    },
+    Slug {
+        before: (String, String),
+        after: (String, String),
+    },
+    ExpiresAt {
+        before: Option<Timestamp>,
+        after: Option<Timestamp>,
+    },
+    Password {
+        before: bool,
+        after: bool,
+    },
+    Tags {
+        before: Vec<String>,
+        after: Vec<String>,
+    },
+    Utm {
+        before: UtmParams,
+        after: UtmParams,
+    },
+    RedirectStatusCode {
+        before: u16,
+        after: u16,
+    },
+    Status {
+        before: LinkStatus,
+        after: LinkStatus,
+    },
 }
 
 impl FieldChange {
@@ -122,43 +149,70 @@ impl FieldChange {
 
     fn write(&self, before: &mut Map<String, Value>, after: &mut Map<String, Value>) {
         fn put<T: Serialize>(map: &mut Map<String, Value>, key: &str, v: T) {
-            map.insert(key.to_owned(), serde_json::to_value(v).expect("plain values serialize"));
+            map.insert(
+                key.to_owned(),
+                serde_json::to_value(v).expect("plain values serialize"),
+            );
         }
         let ts = |t: &Option<Timestamp>| t.map(format_timestamp);
         match self {
-            FieldChange::Destination { before: b, after: a } => {
+            FieldChange::Destination {
+                before: b,
+                after: a,
+            } => {
                 for (map, d) in [(&mut *before, b), (&mut *after, a)] {
                     put(map, "destination_host", &d.destination_host);
                     put(map, "destination_url_capped", &d.destination_url_capped);
                 }
             }
-            FieldChange::Slug { before: b, after: a } => {
+            FieldChange::Slug {
+                before: b,
+                after: a,
+            } => {
                 for (map, (code, url)) in [(&mut *before, b), (&mut *after, a)] {
                     put(map, "short_code", code);
                     put(map, "short_url", url);
                 }
             }
-            FieldChange::ExpiresAt { before: b, after: a } => {
+            FieldChange::ExpiresAt {
+                before: b,
+                after: a,
+            } => {
                 put(before, "expires_at", ts(b));
                 put(after, "expires_at", ts(a));
             }
-            FieldChange::Password { before: b, after: a } => {
+            FieldChange::Password {
+                before: b,
+                after: a,
+            } => {
                 put(before, "password_protected", b);
                 put(after, "password_protected", a);
             }
-            FieldChange::Tags { before: b, after: a } => {
+            FieldChange::Tags {
+                before: b,
+                after: a,
+            } => {
                 put(before, "tags", b);
                 put(after, "tags", a);
             }
-            FieldChange::Utm { before: b, after: a } => {
+            FieldChange::Utm {
+                before: b,
+                after: a,
+            } => {
                 put(before, "utm", b);
                 put(after, "utm", a);
             }
-            FieldChange::RedirectStatusCode { before: b, after: a } => {
+            FieldChange::RedirectStatusCode {
+                before: b,
+                after: a,
+            } => {
                 put(before, "redirect_status_code", b);
                 put(after, "redirect_status_code", a);
             }
-            FieldChange::Status { before: b, after: a } => {
+            FieldChange::Status {
+                before: b,
+                after: a,
+            } => {
                 put(before, "status", b);
                 put(after, "status", a);
             }
@@ -180,8 +234,11 @@ impl LinkUpdated {
     /// Builds the event from the changes one request made; `None` when nothing changed (no event then).
     pub fn from_changes(link: LinkRef, changes: &[FieldChange]) -> Option<Self> {
         let (first, rest) = changes.split_first()?;
-        let event_action =
-            if rest.is_empty() { first.field().single_action() } else { UpdateAction::MultipleUpdated };
+        let event_action = if rest.is_empty() {
+            first.field().single_action()
+        } else {
+            UpdateAction::MultipleUpdated
+        };
         let (mut before, mut after) = (Map::new(), Map::new());
         for c in changes {
             c.write(&mut before, &mut after);
@@ -196,8 +253,14 @@ impl LinkUpdated {
     }
 
     pub fn deleted(link: LinkRef) -> Self {
-        Self::from_changes(link, &[FieldChange::Status { before: LinkStatus::Active, after: LinkStatus::Deleted }])
-            .expect("one change")
+        Self::from_changes(
+            link,
+            &[FieldChange::Status {
+                before: LinkStatus::Active,
+                after: LinkStatus::Deleted,
+            }],
+        )
+        .expect("one change")
     }
 }
 
@@ -329,10 +392,23 @@ mod tests {
     #[test]
     fn envelope_has_the_contract_keys_in_order() {
         let data = EventData::LinkUpdated(LinkUpdated::deleted(link_ref()));
-        let ev = EventRecord::new(OrganizationId::new(), WorkspaceId::new(), from_millis(1_774_874_096_789), &data);
-        let keys: Vec<&str> = ["\"id\"", "\"type\"", "\"api_version\"", "\"created_at\"", "\"organization_id\"", "\"workspace_id\"", "\"data\""]
-            .into_iter()
-            .collect();
+        let ev = EventRecord::new(
+            OrganizationId::new(),
+            WorkspaceId::new(),
+            from_millis(1_774_874_096_789),
+            &data,
+        );
+        let keys: Vec<&str> = [
+            "\"id\"",
+            "\"type\"",
+            "\"api_version\"",
+            "\"created_at\"",
+            "\"organization_id\"",
+            "\"workspace_id\"",
+            "\"data\"",
+        ]
+        .into_iter()
+        .collect();
         let positions: Vec<usize> = keys.iter().map(|k| ev.body.find(k).expect(k)).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{}", ev.body);
         let v: Value = serde_json::from_str(&ev.body).unwrap();
@@ -350,7 +426,10 @@ mod tests {
         let dest = |u: &str| SafeDestination::from(&DestinationUrl::parse(u).unwrap());
         let one = LinkUpdated::from_changes(
             link_ref(),
-            &[FieldChange::Destination { before: dest("https://a.com/x?q=1"), after: dest("https://b.com/y") }],
+            &[FieldChange::Destination {
+                before: dest("https://a.com/x?q=1"),
+                after: dest("https://b.com/y"),
+            }],
         )
         .unwrap();
         assert_eq!(one.event_action, UpdateAction::DestinationUpdated);
@@ -360,13 +439,22 @@ mod tests {
         let two = LinkUpdated::from_changes(
             link_ref(),
             &[
-                FieldChange::Password { before: false, after: true },
-                FieldChange::Tags { before: vec![], after: vec!["a".into()] },
+                FieldChange::Password {
+                    before: false,
+                    after: true,
+                },
+                FieldChange::Tags {
+                    before: vec![],
+                    after: vec!["a".into()],
+                },
             ],
         )
         .unwrap();
         assert_eq!(two.event_action, UpdateAction::MultipleUpdated);
-        assert_eq!(two.changed_fields, [ChangedField::Password, ChangedField::Tags]);
+        assert_eq!(
+            two.changed_fields,
+            [ChangedField::Password, ChangedField::Tags]
+        );
         assert_eq!(two.after["password_protected"], true);
         assert!(LinkUpdated::from_changes(link_ref(), &[]).is_none());
     }
@@ -389,9 +477,24 @@ mod tests {
         assert_eq!(data.event_type(), EventType::LinkQrScanned);
         let v = serde_json::to_value(&data).unwrap();
         let keys = [
-            "link_id", "domain_id", "domain_name", "short_code", "short_url", "touch_type", "clicked_at", "country",
-            "device_category", "browser_family", "os_family", "referrer_host", "social_source", "utm_source",
-            "utm_medium", "utm_campaign", "utm_term", "utm_content",
+            "link_id",
+            "domain_id",
+            "domain_name",
+            "short_code",
+            "short_url",
+            "touch_type",
+            "clicked_at",
+            "country",
+            "device_category",
+            "browser_family",
+            "os_family",
+            "referrer_host",
+            "social_source",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
         ];
         let obj = v.as_object().unwrap();
         assert_eq!(obj.len(), keys.len());

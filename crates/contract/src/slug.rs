@@ -2,8 +2,24 @@
 
 /// Paths the server itself answers on the default domain; a slug may never take them.
 pub const RESERVED_SLUGS: &[&str] = &[
-    "api", "admin", "login", "logout", "signin", "signout", "_health", "healthz", "metrics", ".well-known",
-    "docs", "dashboard", "static", "assets", "favicon.ico", "robots.txt", "settings", "app",
+    "api",
+    "admin",
+    "login",
+    "logout",
+    "signin",
+    "signout",
+    "_health",
+    "healthz",
+    "metrics",
+    ".well-known",
+    "docs",
+    "dashboard",
+    "static",
+    "assets",
+    "favicon.ico",
+    "robots.txt",
+    "settings",
+    "app",
 ];
 
 pub const MAX_SLUG_LEN: usize = 64;
@@ -14,7 +30,9 @@ pub enum SlugError {
     Empty,
     #[error("slug must be at most {MAX_SLUG_LEN} characters")]
     TooLong,
-    #[error("slug may contain only letters, digits, `-` and `_`, and must start with a letter or digit")]
+    #[error(
+        "slug may contain only letters, digits, `-` and `_`, and must start with a letter or digit"
+    )]
     InvalidCharacters,
     #[error("slug `{0}` is reserved")]
     Reserved(String),

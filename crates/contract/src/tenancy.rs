@@ -124,7 +124,11 @@ impl ScopeSet {
     }
 
     pub fn to_storage(&self) -> String {
-        self.0.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     pub fn to_strings(&self) -> Vec<&'static str> {

@@ -76,7 +76,9 @@ impl Store {
                 for u in &c.utm {
                     q = q.bind(u.clone());
                 }
-                q = q.bind(c.visitor_hash.clone()).bind(ev.as_ref().map(|e| e.id.to_string()));
+                q = q
+                    .bind(c.visitor_hash.clone())
+                    .bind(ev.as_ref().map(|e| e.id.to_string()));
             }
             q.execute(&mut *tx).await?;
 
@@ -164,8 +166,13 @@ impl Store {
         .await?;
         for r in &by_day {
             let day: i64 = get(r, "day")?;
-            let date = chrono::DateTime::from_timestamp(day * 86_400, 0).unwrap_or_default().date_naive();
-            report.by_day.push(DayCount { date: date.to_string(), clicks: get(r, "n")? });
+            let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+                .unwrap_or_default()
+                .date_naive();
+            report.by_day.push(DayCount {
+                date: date.to_string(),
+                clicks: get(r, "n")?,
+            });
         }
         for (column, target) in [
             ("country", &mut report.top_countries),
@@ -180,7 +187,10 @@ impl Store {
             ))
             .await?;
             for r in &rows {
-                target.push(CountBy { value: get(r, "value")?, clicks: get(r, "n")? });
+                target.push(CountBy {
+                    value: get(r, "value")?,
+                    clicks: get(r, "n")?,
+                });
             }
         }
         Ok(report)

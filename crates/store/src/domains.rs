@@ -40,7 +40,8 @@ impl FromAnyRow for Domain {
     }
 }
 
-const DOMAIN_COLUMNS: &str = "id, workspace_id, domain_name, is_default, verification_status, ready_for_traffic, \
+const DOMAIN_COLUMNS: &str =
+    "id, workspace_id, domain_name, is_default, verification_status, ready_for_traffic, \
                               domain_status, verification_token, created_at, updated_at";
 
 impl Store {
@@ -61,10 +62,12 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query(&format!("SELECT {DOMAIN_COLUMNS} FROM domains WHERE domain_name = $1"))
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE domain_name = $1"
+        ))
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Domain::from_row(&row)
     }
@@ -113,18 +116,22 @@ impl Store {
     }
 
     pub async fn default_domain(&self) -> Result<Option<Domain>> {
-        let row = sqlx::query(&format!("SELECT {DOMAIN_COLUMNS} FROM domains WHERE is_default = 1"))
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE is_default = 1"
+        ))
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(Domain::from_row).transpose()
     }
 
     /// Any domain by name, whoever owns it: the redirect path's lookup.
     pub async fn find_domain_by_name(&self, name: &str) -> Result<Option<Domain>> {
-        let row = sqlx::query(&format!("SELECT {DOMAIN_COLUMNS} FROM domains WHERE domain_name = $1"))
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains WHERE domain_name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(Domain::from_row).transpose()
     }
 

@@ -35,7 +35,10 @@ impl FromAnyRow for EventRecord {
 
 const EVENT_COLUMNS: &str = "id, organization_id, workspace_id, type, link_id, created_at, body";
 
-pub(crate) async fn insert_event(tx: &mut Transaction<'static, Any>, event: &EventRecord) -> Result<()> {
+pub(crate) async fn insert_event(
+    tx: &mut Transaction<'static, Any>,
+    event: &EventRecord,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO events (id, organization_id, workspace_id, type, link_id, created_at, body) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -61,17 +64,34 @@ impl Store {
         Ok(())
     }
 
+    /// How many events of this type the workspace has (benchmarks and tests compare it with clicks).
+    pub async fn count_events(&self, ws: WorkspaceId, event_type: EventType) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE workspace_id = $1 AND type = $2")
+                .bind(ws.to_string())
+                .bind(event_type.as_str())
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
     pub async fn get_event(&self, ws: WorkspaceId, id: EventId) -> Result<Option<EventRecord>> {
-        let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND id = $2"))
-            .bind(ws.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(EventRecord::from_row).transpose()
     }
 
     /// Events of a workspace, newest first. Ids are UUID v7, so id order is creation order.
-    pub async fn list_events(&self, ws: WorkspaceId, filter: &EventFilter) -> Result<Vec<EventRecord>> {
+    pub async fn list_events(
+        &self,
+        ws: WorkspaceId,
+        filter: &EventFilter,
+    ) -> Result<Vec<EventRecord>> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE workspace_id = $1");
         let mut args: Vec<String> = vec![ws.to_string()];
         let mut push = |clause: &str, value: String, sql: &mut String| {
@@ -91,7 +111,10 @@ impl Store {
         if since.is_some() {
             sql.push_str(&format!(" AND created_at >= ${}", args.len() + 1));
         }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit.clamp(1, 1000)));
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            filter.limit.clamp(1, 1000)
+        ));
         let mut q = sqlx::query(&sql);
         for a in &args {
             q = q.bind(a);

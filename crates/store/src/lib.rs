@@ -61,7 +61,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 8, acquire_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -85,15 +88,27 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::UnsupportedUrl(url.split('@').next_back().unwrap_or_default().to_owned()));
+            return Err(StoreError::UnsupportedUrl(
+                url.split('@').next_back().unwrap_or_default().to_owned(),
+            ));
         };
         let store = match backend {
             Backend::Sqlite => {
-                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
                 let writer = sqlite_pool(1, options).connect(&url).await?;
                 // Create the file and switch to WAL before readers open it.
-                let reader = sqlite_pool(options.max_connections.max(1), options).connect(&url).await?;
-                Store { backend, reader, writer }
+                let reader = sqlite_pool(options.max_connections.max(1), options)
+                    .connect(&url)
+                    .await?;
+                Store {
+                    backend,
+                    reader,
+                    writer,
+                }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -101,7 +116,11 @@ impl Store {
                     .acquire_timeout(options.acquire_timeout)
                     .connect(url)
                     .await?;
-                Store { backend, reader: pool.clone(), writer: pool }
+                Store {
+                    backend,
+                    reader: pool.clone(),
+                    writer: pool,
+                }
             }
         };
         migrate::run(&store).await?;
@@ -109,8 +128,15 @@ impl Store {
     }
 
     /// Opens the SQLite database `linkwire.db` inside `data_dir`.
-    pub async fn open_sqlite_dir(data_dir: &std::path::Path, options: &StoreOptions) -> Result<Self> {
-        Self::open(&format!("sqlite://{}", data_dir.join("linkwire.db").display()), options).await
+    pub async fn open_sqlite_dir(
+        data_dir: &std::path::Path,
+        options: &StoreOptions,
+    ) -> Result<Self> {
+        Self::open(
+            &format!("sqlite://{}", data_dir.join("linkwire.db").display()),
+            options,
+        )
+        .await
     }
 
     pub fn backend(&self) -> Backend {

@@ -3,7 +3,8 @@
 
 use linkwire_contract::link::LinkSource;
 use linkwire_contract::{
-    DestinationUrl, DomainId, EventRecord, LinkId, LinkStatus, RedirectStatus, Timestamp, UtmParams, WorkspaceId,
+    DestinationUrl, DomainId, EventRecord, LinkId, LinkStatus, OrganizationId, RedirectStatus,
+    Timestamp, UtmParams, WorkspaceId,
 };
 use sqlx::any::AnyRow;
 
@@ -15,6 +16,7 @@ use crate::{conflict_on_unique, FromAnyRow, Result, Store, StoreError};
 pub struct Link {
     pub id: LinkId,
     pub workspace_id: WorkspaceId,
+    pub organization_id: OrganizationId,
     pub domain_id: DomainId,
     pub domain_name: String,
     pub domain_is_default: bool,
@@ -47,6 +49,7 @@ impl FromAnyRow for Link {
         Ok(Self {
             id: parsed(row, "id")?,
             workspace_id: parsed(row, "workspace_id")?,
+            organization_id: parsed(row, "organization_id")?,
             domain_id: parsed(row, "domain_id")?,
             domain_name: get(row, "domain_name")?,
             domain_is_default: flag(row, "is_default")?,
@@ -69,10 +72,10 @@ impl FromAnyRow for Link {
     }
 }
 
-const LINK_SELECT: &str = "SELECT l.id, l.workspace_id, l.domain_id, d.domain_name, d.is_default, l.short_code, \
+const LINK_SELECT: &str = "SELECT l.id, l.workspace_id, w.organization_id, l.domain_id, d.domain_name, d.is_default, l.short_code, \
     l.destination, l.redirect_status_code, l.expires_at, l.password_hash, l.tags, l.utm, l.status, \
     l.takedown_reason, l.source, l.version, l.created_at, l.updated_at \
-    FROM links l JOIN domains d ON d.id = l.domain_id";
+    FROM links l JOIN domains d ON d.id = l.domain_id JOIN workspaces w ON w.id = l.workspace_id";
 
 fn encode_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("tags and UTM always serialize")
@@ -149,22 +152,25 @@ impl Store {
 
     /// A live (not deleted) link of this workspace.
     pub async fn get_link(&self, ws: WorkspaceId, id: LinkId) -> Result<Option<Link>> {
-        let row = sqlx::query(&format!("{LINK_SELECT} WHERE l.id = $1 AND l.workspace_id = $2 AND l.status <> 'deleted'"))
-            .bind(id.to_string())
-            .bind(ws.to_string())
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&format!(
+            "{LINK_SELECT} WHERE l.id = $1 AND l.workspace_id = $2 AND l.status <> 'deleted'"
+        ))
+        .bind(id.to_string())
+        .bind(ws.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(Link::from_row).transpose()
     }
 
     /// The live link with this code on this domain, whichever workspace owns it: the redirect lookup.
     pub async fn find_link_by_code(&self, domain: DomainId, code: &str) -> Result<Option<Link>> {
-        let row =
-            sqlx::query(&format!("{LINK_SELECT} WHERE l.domain_id = $1 AND l.short_code = $2 AND l.status <> 'deleted'"))
-                .bind(domain.to_string())
-                .bind(code)
-                .fetch_optional(&self.reader)
-                .await?;
+        let row = sqlx::query(&format!(
+            "{LINK_SELECT} WHERE l.domain_id = $1 AND l.short_code = $2 AND l.status <> 'deleted'"
+        ))
+        .bind(domain.to_string())
+        .bind(code)
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(Link::from_row).transpose()
     }
 
@@ -180,7 +186,12 @@ impl Store {
     }
 
     /// Live links of a workspace, newest first, older than `before` when given.
-    pub async fn list_links(&self, ws: WorkspaceId, before: Option<LinkId>, limit: u32) -> Result<Vec<Link>> {
+    pub async fn list_links(
+        &self,
+        ws: WorkspaceId,
+        before: Option<LinkId>,
+        limit: u32,
+    ) -> Result<Vec<Link>> {
         let limit = limit.clamp(1, 1000);
         let rows = match before {
             Some(b) => {

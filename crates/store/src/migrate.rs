@@ -16,29 +16,38 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
     let steps = match store.backend {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => {
-            conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY)).await?;
+            conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(PG_LOCK_KEY))
+                .await?;
             POSTGRES
         }
     };
     let outcome = apply(&mut conn, steps).await;
     if store.backend == Backend::Postgres {
-        conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY)).await?;
+        conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY))
+            .await?;
     }
     outcome
 }
 
-async fn apply(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, steps: &[(i64, &str)]) -> Result<()> {
+async fn apply(
+    conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    steps: &[(i64, &str)],
+) -> Result<()> {
     conn.execute(sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     ))
     .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations").fetch_all(&mut **conn).await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut **conn)
+        .await?;
     for &(version, sql) in steps {
         if applied.contains(&version) {
             continue;
         }
         let mut tx = conn.begin().await?;
-        tx.execute(sqlx::raw_sql(sql)).await.map_err(|source| StoreError::Migration { version, source })?;
+        tx.execute(sqlx::raw_sql(sql))
+            .await
+            .map_err(|source| StoreError::Migration { version, source })?;
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(version)
             .bind(chrono_free_now_millis())
@@ -52,5 +61,8 @@ async fn apply(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, steps: &[(i64, 
 
 /// Migration bookkeeping is the one place a wall-clock read is harmless: it is never compared.
 fn chrono_free_now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

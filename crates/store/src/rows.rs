@@ -12,7 +12,8 @@ pub(crate) fn get<T>(row: &AnyRow, col: &str) -> Result<T>
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
-    row.try_get(col).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+    row.try_get(col)
+        .map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
 /// A column holding a value with a `FromStr` (ids, closed enums).
@@ -21,7 +22,8 @@ where
     T::Err: std::fmt::Display,
 {
     let raw: String = get(row, col)?;
-    raw.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
+    raw.parse()
+        .map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
 pub(crate) fn parsed_opt<T: FromStr>(row: &AnyRow, col: &str) -> Result<Option<T>>
@@ -29,7 +31,11 @@ where
     T::Err: std::fmt::Display,
 {
     let raw: Option<String> = get(row, col)?;
-    raw.map(|r| r.parse().map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))).transpose()
+    raw.map(|r| {
+        r.parse()
+            .map_err(|e: T::Err| StoreError::Corrupt(format!("{col}: {e}")))
+    })
+    .transpose()
 }
 
 pub(crate) fn time(row: &AnyRow, col: &str) -> Result<Timestamp> {

@@ -1,7 +1,7 @@
 //! Organizations, workspaces and credentials (API keys and installation tokens, stored as hashes).
 
-use linkwire_contract::{OrganizationId, Plan, ScopeSet, Timestamp, WorkspaceId};
 use linkwire_contract::{string_enum, ApiKeyId};
+use linkwire_contract::{OrganizationId, Plan, ScopeSet, Timestamp, WorkspaceId};
 use sqlx::any::AnyRow;
 
 use crate::rows::{get, ms, parsed, parsed_opt, time, time_opt};
@@ -105,15 +105,27 @@ const CREDENTIAL_COLUMNS: &str =
     "id, workspace_id, kind, name, platform, token_prefix, scopes, created_at, revoked_at";
 
 impl Store {
-    pub async fn create_organization(&self, name: &str, plan: Plan, now: Timestamp) -> Result<Organization> {
-        let org = Organization { id: OrganizationId::new(), name: name.to_owned(), plan, created_at: now };
-        sqlx::query("INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(org.id.to_string())
-            .bind(&org.name)
-            .bind(plan.as_str())
-            .bind(ms(now))
-            .execute(&self.writer)
-            .await?;
+    pub async fn create_organization(
+        &self,
+        name: &str,
+        plan: Plan,
+        now: Timestamp,
+    ) -> Result<Organization> {
+        let org = Organization {
+            id: OrganizationId::new(),
+            name: name.to_owned(),
+            plan,
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(org.id.to_string())
+        .bind(&org.name)
+        .bind(plan.as_str())
+        .bind(ms(now))
+        .execute(&self.writer)
+        .await?;
         Ok(org)
     }
 
@@ -128,14 +140,26 @@ impl Store {
     }
 
     pub async fn list_organizations(&self) -> Result<Vec<Organization>> {
-        let rows = sqlx::query("SELECT id, name, plan, created_at FROM organizations ORDER BY created_at, id")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, plan, created_at FROM organizations ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter().map(Organization::from_row).collect()
     }
 
-    pub async fn create_workspace(&self, org: OrganizationId, name: &str, now: Timestamp) -> Result<Workspace> {
-        let ws = Workspace { id: WorkspaceId::new(), organization_id: org, name: name.to_owned(), created_at: now };
+    pub async fn create_workspace(
+        &self,
+        org: OrganizationId,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Workspace> {
+        let ws = Workspace {
+            id: WorkspaceId::new(),
+            organization_id: org,
+            name: name.to_owned(),
+            created_at: now,
+        };
         sqlx::query("INSERT INTO workspaces (id, organization_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(ws.id.to_string())
             .bind(org.to_string())
@@ -151,9 +175,11 @@ impl Store {
     }
 
     pub async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
-        let rows = sqlx::query("SELECT id, organization_id, name, created_at FROM workspaces ORDER BY created_at, id")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, organization_id, name, created_at FROM workspaces ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter().map(Workspace::from_row).collect()
     }
 
@@ -174,7 +200,10 @@ impl Store {
                 plan: parsed(&r, "org_plan")?,
                 created_at: time(&r, "org_created_at")?,
             };
-            Ok(Tenant { workspace, organization })
+            Ok(Tenant {
+                workspace,
+                organization,
+            })
         })
         .transpose()
     }
@@ -223,7 +252,11 @@ impl Store {
         Ok(self.tenant(cred.workspace_id).await?.map(|t| (cred, t)))
     }
 
-    pub async fn list_credentials(&self, ws: WorkspaceId, kind: CredentialKind) -> Result<Vec<Credential>> {
+    pub async fn list_credentials(
+        &self,
+        ws: WorkspaceId,
+        kind: CredentialKind,
+    ) -> Result<Vec<Credential>> {
         let rows = sqlx::query(&format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE workspace_id = $1 AND kind = $2 ORDER BY id DESC"
         ))

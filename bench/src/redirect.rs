@@ -1,0 +1,181 @@
+//! The `redirect` benchmark: bare hyper 302s against `linkwire serve`, then the click-count check.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitStatus;
+
+use anyhow::{Context, Result};
+use linkwire_contract::{EventType, WorkspaceId};
+use linkwire_store::{Store, StoreOptions};
+
+use crate::args::RedirectOptions;
+use crate::baseline::BaselineServer;
+use crate::load::{self, LoadReport, LoadSpec};
+use crate::server::{LinkwireServer, StoppedServer};
+
+const SLUG: &str = "bench";
+const LONG_URL: &str = "https://example.com/landing?x=1";
+
+/// Runs the benchmark and prints the report; `Ok(false)` means a correctness failure.
+pub async fn run(opts: &RedirectOptions) -> Result<bool> {
+    println!(
+        "redirect benchmark: {} connections, {} s each (+{} s warm-up), same load generator",
+        opts.connections,
+        opts.measure.as_secs(),
+        opts.warmup.as_secs()
+    );
+    let baseline = run_baseline(opts).await.context("baseline")?;
+    print_figures("baseline hyper 302 from HashMap", &baseline);
+    let linkwire = run_linkwire(opts).await.context("linkwire")?;
+    print_figures("linkwire serve (click capture) ", &linkwire.load);
+    println!(
+        "  ratio linkwire / baseline       : {:.2}",
+        linkwire.load.requests_per_second() / baseline.requests_per_second()
+    );
+    Ok(check_counts(&linkwire))
+}
+
+async fn run_baseline(opts: &RedirectOptions) -> Result<LoadReport> {
+    let links = HashMap::from([(SLUG.to_owned(), LONG_URL.to_owned())]);
+    let server = BaselineServer::start(links)?;
+    let report = load::run(&load_spec(opts, server.addr)).await;
+    server.stop();
+    report
+}
+
+/// What the linkwire run measured and what its database holds afterwards.
+struct LinkwireRun {
+    load: LoadReport,
+    exit: ExitStatus,
+    clicks: i64,
+    bots: i64,
+    events: i64,
+    /// The server log, in case the counts need explaining.
+    log_tail: String,
+}
+
+async fn run_linkwire(opts: &RedirectOptions) -> Result<LinkwireRun> {
+    let server = LinkwireServer::start(&opts.binary).await?;
+    let workspace: WorkspaceId = server
+        .workspace_id()
+        .await?
+        .parse()
+        .context("whoami workspace_id is not a UUID")?;
+    let short_url = server.create_link(SLUG, LONG_URL).await?;
+    let expected_short_url = format!("http://{}/{SLUG}", server.addr);
+    if short_url != expected_short_url {
+        println!("  note: short_url is {short_url}, expected {expected_short_url}");
+    }
+    let load = load::run(&load_spec(opts, server.addr)).await;
+    let (exit, stopped) = server.stop().await?;
+    let load = load?;
+    let (clicks, bots, events) = count_stored(&stopped, workspace).await?;
+    Ok(LinkwireRun {
+        load,
+        exit,
+        clicks,
+        bots,
+        events,
+        log_tail: stopped.log_tail(),
+    })
+}
+
+async fn count_stored(stopped: &StoppedServer, workspace: WorkspaceId) -> Result<(i64, i64, i64)> {
+    let store = Store::open_sqlite_dir(&stopped.data_dir(), &StoreOptions::default())
+        .await
+        .context("opening the server's database")?;
+    let (clicks, bots) = store.count_clicks(workspace).await?;
+    let events = store
+        .count_events(workspace, EventType::LinkClicked)
+        .await?;
+    Ok((clicks, bots, events))
+}
+
+fn load_spec(opts: &RedirectOptions, addr: SocketAddr) -> LoadSpec {
+    LoadSpec {
+        addr,
+        path: format!("/{SLUG}"),
+        expected_location: LONG_URL.to_owned(),
+        connections: opts.connections,
+        warmup: opts.warmup,
+        measure: opts.measure,
+    }
+}
+
+fn print_figures(label: &str, report: &LoadReport) {
+    let errors = match report.errors {
+        0 => String::new(),
+        n => format!("  errors {}", thousands(n)),
+    };
+    println!(
+        "  {label} : {} req/s  p50 {:.2} ms  p99 {:.2} ms{errors}",
+        thousands(report.requests_per_second().round() as u64),
+        report.latency_ms(0.50),
+        report.latency_ms(0.99),
+    );
+}
+
+/// Prints the count line and any failure; true when every redirect became one click and one event.
+fn check_counts(run: &LinkwireRun) -> bool {
+    let served = run.load.redirects as i64;
+    let equal = served == run.clicks && served == run.events;
+    println!(
+        "  redirects served {} | clicks stored {} (bots {}) | link.clicked events {} | equal: {}",
+        thousands(served as u64),
+        thousands(run.clicks as u64),
+        thousands(run.bots as u64),
+        thousands(run.events as u64),
+        if equal { "yes" } else { "NO" }
+    );
+    let mut ok = equal;
+    if !equal {
+        println!(
+            "FAIL: every 302 the load generator received (warm-up included) should be exactly one stored \
+             click and one link.clicked event after a SIGTERM drain; clicks differ by {:+}, events by {:+}",
+            run.clicks - served,
+            run.events - served
+        );
+    }
+    if run.bots != 0 {
+        println!(
+            "note: {} clicks were classified as bots despite a browser User-Agent",
+            run.bots
+        );
+    }
+    if !run.exit.success() {
+        println!("FAIL: linkwire exited with {} after SIGTERM", run.exit);
+        ok = false;
+    }
+    if !ok {
+        println!("{}", run.log_tail);
+    }
+    ok
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        let remaining = digits.len() - i;
+        if i > 0 && remaining % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(712_345), "712,345");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

@@ -1,0 +1,202 @@
+//! The linkwire child process: spawn `linkwire serve` on a fresh data directory and a free port, wait
+//! until it is healthy, talk to its API, and stop it with SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use hyper::StatusCode;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+use crate::client;
+
+const START_DEADLINE: Duration = Duration::from_secs(30);
+const STOP_DEADLINE: Duration = Duration::from_secs(60);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+pub struct LinkwireServer {
+    pub addr: SocketAddr,
+    pub admin_key: String,
+    data_dir: TempDir,
+    child: Child,
+}
+
+impl LinkwireServer {
+    /// Spawns the binary and returns once `/healthz` answers 200 and the bootstrap key is on disk.
+    pub async fn start(binary: &Path) -> Result<Self> {
+        if !binary.is_file() {
+            bail!(
+                "linkwire binary not found at {} (build it with `cargo build --release -p linkwire-server`, \
+                 or pass --binary)",
+                binary.display()
+            );
+        }
+        let data_dir = tempfile::Builder::new()
+            .prefix("linkwire-bench-")
+            .tempdir()?;
+        let addr = free_local_addr()?;
+        let child = spawn(binary, data_dir.path(), addr)?;
+        let mut server = Self {
+            addr,
+            admin_key: String::new(),
+            data_dir,
+            child,
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let addr = self.addr;
+        let key_path = self.data_dir().join("bootstrap-admin-key");
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "linkwire exited during start-up ({status}){}",
+                    self.log_tail()
+                );
+            }
+            if let Some(key) = poll_ready(addr, &key_path).await {
+                self.admin_key = key;
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "linkwire not ready after {START_DEADLINE:?}{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// The caller's workspace id, from `GET /api/v1/whoami`.
+    pub async fn workspace_id(&self) -> Result<String> {
+        let body = client::get(self.addr, "/api/v1/whoami", Some(&self.admin_key))
+            .await?
+            .json(StatusCode::OK)
+            .context("GET /api/v1/whoami")?;
+        string_field(&body, "/workspace_id")
+    }
+
+    /// Creates a link with a custom slug; returns its short URL.
+    pub async fn create_link(&self, slug: &str, long_url: &str) -> Result<String> {
+        let request = serde_json::json!({ "long_url": long_url, "custom_slug": slug });
+        let body = client::post_json(self.addr, "/api/v1/links", Some(&self.admin_key), &request)
+            .await?
+            .json(StatusCode::CREATED)
+            .context("POST /api/v1/links")?;
+        let short_code = string_field(&body, "/link/short_code")?;
+        if short_code != slug {
+            bail!("POST /api/v1/links: asked for slug {slug:?}, got short_code {short_code:?}");
+        }
+        string_field(&body, "/link/short_url")
+    }
+
+    /// Sends SIGTERM and waits for the process to exit. Keeps the data directory for inspection.
+    pub async fn stop(mut self) -> Result<(ExitStatus, StoppedServer)> {
+        let pid = self.child.id().context("linkwire already reaped")?;
+        let kill = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()?;
+        if !kill.success() {
+            bail!("`kill -TERM {pid}` failed ({kill})");
+        }
+        let status = match tokio::time::timeout(STOP_DEADLINE, self.child.wait()).await {
+            Ok(status) => status?,
+            Err(_) => bail!(
+                "linkwire still running {STOP_DEADLINE:?} after SIGTERM{}",
+                self.log_tail()
+            ),
+        };
+        Ok((
+            status,
+            StoppedServer {
+                data_dir: self.data_dir,
+            },
+        ))
+    }
+
+    fn log_tail(&self) -> String {
+        log_tail(self.data_dir())
+    }
+}
+
+/// What is left after the process exited: its data directory (removed on drop).
+pub struct StoppedServer {
+    data_dir: TempDir,
+}
+
+impl StoppedServer {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.path().to_owned()
+    }
+
+    pub fn log_tail(&self) -> String {
+        log_tail(self.data_dir.path())
+    }
+}
+
+fn spawn(binary: &Path, data_dir: &Path, addr: SocketAddr) -> Result<Child> {
+    let log = std::fs::File::create(log_path(data_dir))?;
+    Command::new(binary)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--public-url")
+        .arg(format!("http://{addr}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning {}", binary.display()))
+}
+
+/// `Some(admin key)` once `/healthz` answers 200 and the bootstrap key file is written.
+async fn poll_ready(addr: SocketAddr, key_path: &Path) -> Option<String> {
+    let health = client::get(addr, "/healthz", None).await.ok()?;
+    if health.status != StatusCode::OK {
+        return None;
+    }
+    let key = std::fs::read_to_string(key_path).ok()?;
+    let key = key.trim();
+    (!key.is_empty()).then(|| key.to_owned())
+}
+
+/// A port that was free a moment ago (bind to :0, read the port, release it).
+fn free_local_addr() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn string_field(body: &serde_json::Value, pointer: &str) -> Result<String> {
+    body.pointer(pointer)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("no string at {pointer} in {body}"))
+}
+
+fn log_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("bench-server.log")
+}
+
+fn log_tail(data_dir: &Path) -> String {
+    let Ok(log) = std::fs::read_to_string(log_path(data_dir)) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    format!("\n--- last lines of the server log ---\n{tail}")
+}

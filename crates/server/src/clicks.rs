@@ -1,0 +1,185 @@
+//! Click capture off the redirect path: the handler pushes a [`Hit`] onto a bounded queue and answers;
+//! one writer task enriches hits and stores them in batches (group commit), with the `link.clicked` /
+//! `link.qr_scanned` event of every human click in the same transaction.
+//!
+//! Nothing is dropped silently: a full queue makes the handler wait (counted), a failed batch is retried,
+//! and shutdown drains the queue before the process exits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use linkwire_contract::payload::{Click, EventData};
+use linkwire_contract::{format_timestamp, Clock, EventRecord, Timestamp};
+use linkwire_enrich::{Enricher, RawHit};
+use linkwire_store::{ClickRow, Store};
+use rand::RngCore;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::cache::CachedLink;
+use crate::metrics::Metrics;
+
+/// Clicks per transaction, at most.
+const MAX_BATCH: usize = 1024;
+
+/// One redirect that may count as a click.
+pub struct Hit {
+    pub link: Arc<CachedLink>,
+    pub at: Timestamp,
+    pub raw: RawHit,
+}
+
+#[derive(Clone)]
+pub struct ClickQueue {
+    tx: mpsc::Sender<Hit>,
+    metrics: Arc<Metrics>,
+}
+
+impl ClickQueue {
+    /// Queues a hit; waits for room when the queue is full rather than dropping it.
+    pub async fn submit(&self, hit: Hit) {
+        self.metrics.click_queue_depth.inc();
+        match self.tx.try_send(hit) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(hit)) => {
+                self.metrics.click_queue_full_waits.inc();
+                if self.tx.send(hit).await.is_err() {
+                    self.metrics.click_queue_depth.dec();
+                    tracing::error!("click writer stopped; a click was not recorded");
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.metrics.click_queue_depth.dec();
+                tracing::error!("click writer stopped; a click was not recorded");
+            }
+        }
+    }
+}
+
+/// Called after each committed batch that produced events, so delivery can start at once.
+pub type OnEvents = Arc<dyn Fn(&[EventRecord]) + Send + Sync>;
+
+pub struct ClickWriter {
+    pub store: Store,
+    pub enricher: Arc<Enricher>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub on_events: Option<OnEvents>,
+}
+
+/// Starts the writer; the task ends once every [`ClickQueue`] clone is dropped and the queue is drained.
+pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let queue = ClickQueue {
+        tx,
+        metrics: writer.metrics.clone(),
+    };
+    (queue, tokio::spawn(writer.run(rx)))
+}
+
+/// The daily salt for visitor hashes: random, held only in memory, replaced when the UTC day changes.
+struct DailySalt {
+    day: i64,
+    salt: [u8; 32],
+}
+
+impl DailySalt {
+    fn for_day(&mut self, at: Timestamp) -> &[u8; 32] {
+        let day = at.timestamp().div_euclid(86_400);
+        if day != self.day {
+            self.day = day;
+            rand::thread_rng().fill_bytes(&mut self.salt);
+        }
+        &self.salt
+    }
+}
+
+impl ClickWriter {
+    async fn run(self, mut rx: mpsc::Receiver<Hit>) {
+        let mut salt = DailySalt {
+            day: i64::MIN,
+            salt: [0; 32],
+        };
+        let mut hits = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut hits, MAX_BATCH).await > 0 {
+            let batch: Vec<(ClickRow, Option<EventRecord>)> = hits
+                .drain(..)
+                .map(|hit| self.click_of(hit, salt.for_day(self.clock.now())))
+                .collect();
+            self.write(&batch).await;
+        }
+        tracing::info!("click writer drained and stopped");
+    }
+
+    fn click_of(&self, hit: Hit, salt: &[u8; 32]) -> (ClickRow, Option<EventRecord>) {
+        let facts = self.enricher.enrich(&hit.raw, salt);
+        let link = &hit.link.link;
+        let row = ClickRow {
+            link_id: link.id,
+            workspace_id: link.workspace_id,
+            clicked_at: hit.at,
+            touch_type: facts.touch_type,
+            is_bot: facts.is_bot,
+            country: facts.country.clone(),
+            device_category: facts.device_category.map(|d| d.as_str()),
+            browser_family: facts.browser_family.clone(),
+            os_family: facts.os_family.clone(),
+            referrer_host: facts.referrer_host.clone(),
+            social_source: facts.social_source.clone(),
+            utm: [
+                facts.utm.utm_source.clone(),
+                facts.utm.utm_medium.clone(),
+                facts.utm.utm_campaign.clone(),
+                facts.utm.utm_term.clone(),
+                facts.utm.utm_content.clone(),
+            ],
+            visitor_hash: facts.visitor_hash.clone(),
+        };
+        // Bots are stored (flagged) for analytics but never become events.
+        let event = (!facts.is_bot).then(|| {
+            let data = EventData::Click(Click {
+                link: hit.link.link_ref.clone(),
+                touch_type: facts.touch_type,
+                clicked_at: format_timestamp(hit.at),
+                country: facts.country,
+                device_category: facts.device_category,
+                browser_family: facts.browser_family,
+                os_family: facts.os_family,
+                referrer_host: facts.referrer_host,
+                social_source: facts.social_source,
+                utm: facts.utm,
+            });
+            EventRecord::new(link.organization_id, link.workspace_id, hit.at, &data)
+        });
+        (row, event)
+    }
+
+    /// Writes one batch, retrying with backoff until it is stored: the queue behind it waits, so
+    /// back-pressure reaches the redirect handlers instead of clicks being lost.
+    async fn write(&self, batch: &[(ClickRow, Option<EventRecord>)]) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.store.insert_clicks(batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    self.metrics.click_write_failures.inc();
+                    tracing::error!(error = %e, clicks = batch.len(), "click batch write failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        let bots = batch.iter().filter(|(c, _)| c.is_bot).count() as u64;
+        let events: Vec<EventRecord> = batch.iter().filter_map(|(_, e)| e.clone()).collect();
+        self.metrics.click_batches.inc();
+        self.metrics.clicks_written.inc_by(batch.len() as u64);
+        self.metrics.bot_clicks_written.inc_by(bots);
+        self.metrics
+            .click_events_written
+            .inc_by(events.len() as u64);
+        self.metrics.click_queue_depth.dec_by(batch.len() as i64);
+        if let (Some(notify), false) = (&self.on_events, events.is_empty()) {
+            notify(&events);
+        }
+    }
+}

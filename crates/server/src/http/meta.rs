@@ -1,0 +1,135 @@
+//! Who am I, API keys, health and metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use linkwire_contract::{ApiKeyId, Scope, ScopeSet};
+use linkwire_store::CredentialKind;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{self, Auth};
+use crate::error::{AppError, AppResult};
+use crate::http::extract::{Json, PathId};
+use crate::http::views;
+use crate::state::AppState;
+
+pub async fn whoami(auth: Auth) -> Json<Value> {
+    let t = &auth.tenant;
+    Json(json!({
+        "account_id": t.workspace.id,
+        "workspace_id": t.workspace.id,
+        "workspace_name": t.workspace.name,
+        "organization_id": t.organization.id,
+        "plan": t.organization.plan,
+        "credential": {
+            "id": auth.credential.id,
+            "kind": auth.credential.kind,
+            "platform": auth.credential.platform,
+            "scopes": auth.credential.scopes.to_strings(),
+        },
+    }))
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn list_api_keys(State(state): State<AppState>, auth: Auth) -> AppResult<Json<Value>> {
+    auth.require(Scope::Admin)?;
+    let keys = state
+        .store
+        .list_credentials(auth.workspace_id(), CredentialKind::ApiKey)
+        .await?;
+    Ok(Json(
+        json!({ "api_keys": keys.iter().map(views::credential).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyBody {
+    name: String,
+    scopes: Vec<String>,
+}
+
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(body): Json<CreateKeyBody>,
+) -> AppResult<Response> {
+    auth.require(Scope::Admin)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AppError::validation("name", "must be 1 to 100 characters"));
+    }
+    let scopes = ScopeSet::parse(&body.scopes.join(" "))
+        .map_err(|e| AppError::validation("scopes", e.to_string()))?;
+    if scopes.iter().next().is_none() || scopes.iter().any(|s| !Scope::API_KEY.contains(&s)) {
+        return Err(AppError::validation(
+            "scopes",
+            "choose one or more API key scopes",
+        ));
+    }
+    let issued = auth::issue(
+        &state.store,
+        auth.workspace_id(),
+        CredentialKind::ApiKey,
+        name,
+        None,
+        &scopes,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "api_key": views::credential(&issued.credential), "token": issued.token })),
+    )
+        .into_response())
+}
+
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<ApiKeyId>,
+) -> AppResult<StatusCode> {
+    auth.require(Scope::Admin)?;
+    if id == auth.credential.id {
+        return Err(AppError::Conflict("a key cannot revoke itself".into()));
+    }
+    if state
+        .store
+        .revoke_credential(
+            auth.workspace_id(),
+            CredentialKind::ApiKey,
+            id,
+            state.clock.now(),
+        )
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("api key"))
+    }
+}

@@ -1,0 +1,70 @@
+//! The HTTP surface: one router serving the API, the Nimriz-compatible routes, health, metrics, and, for
+//! every other path, the redirect. Handlers extract, call one service function, and map the result.
+
+pub mod compat;
+pub mod domains;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod links;
+pub mod meta;
+pub mod redirect;
+pub mod request_id;
+pub mod views;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, delete, get, post, put};
+use axum::{middleware, Router};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/whoami", get(meta::whoami))
+        .route("/api/v1/me", get(meta::whoami))
+        .route("/api/v1/links", get(links::list).post(links::create))
+        .route("/api/v1/links/find", get(links::find))
+        .route(
+            "/api/v1/links/{id}",
+            get(links::get).patch(links::patch).delete(links::delete),
+        )
+        .route("/api/v1/links/{id}/takedown", post(links::takedown))
+        .route("/api/v1/links/{id}/restore", post(links::restore))
+        .route("/api/v1/links/{id}/qr", get(links::qr_code))
+        .route("/api/v1/links/{id}/analytics", get(links::analytics))
+        .route("/api/v1/domains", get(domains::list).post(domains::create))
+        .route("/api/v1/domains/{id}", get(domains::get))
+        .route("/api/v1/domains/{id}/verify", post(domains::verify))
+        .route("/api/v1/events", get(events::list))
+        .route("/api/v1/events/sample", get(events::sample))
+        .route("/api/v1/events/{id}", get(events::get))
+        .route("/api/v1/event-types", get(events::types))
+        .route(
+            "/api/v1/api-keys",
+            get(meta::list_api_keys).post(meta::create_api_key),
+        )
+        .route("/api/v1/api-keys/{id}", delete(meta::revoke_api_key))
+        .route("/api/shorten", post(compat::shorten))
+        .route("/api/check-slug", post(compat::check_slug))
+        .route("/api/update-slug", put(compat::update_slug))
+        .route("/api/update-destination", put(compat::update_destination))
+        .route("/api/update-password", put(compat::update_password))
+        .route("/api/update-expiration", put(compat::update_expiration))
+        .route("/api/delete-link", post(compat::delete_link))
+        .route("/api", any(unknown_api_route))
+        .route("/api/{*rest}", any(unknown_api_route))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(middleware::from_fn(request_id::layer));
+
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .fallback(redirect::redirect)
+        .with_state(state)
+}
+
+async fn unknown_api_route() -> AppError {
+    AppError::NotFound("route")
+}
