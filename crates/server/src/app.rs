@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use linkwire_contract::{Clock, SystemClock};
+use linkwire_delivery::{Engine, EngineConfig, EngineHandle, SecretBox, Sender, SenderConfig};
 use linkwire_enrich::{Enricher, EnricherConfig};
-use linkwire_store::{Store, StoreOptions};
+use linkwire_store::{Backend, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -39,6 +40,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     click_writer: JoinHandle<()>,
+    engine: EngineHandle,
     /// Set on the first start of a fresh data directory.
     pub bootstrapped: Option<Bootstrapped>,
 }
@@ -68,13 +70,49 @@ impl Application {
         })
         .context("loading the geo database")?;
         let metrics = Arc::new(Metrics::new());
+        let secrets =
+            SecretBox::load_or_create(settings.encryption_key.as_deref(), &settings.data_dir)
+                .context("loading the secret encryption key")?;
+        let sender = Sender::new(SenderConfig {
+            connect_timeout: settings.connect_timeout,
+            attempt_timeout: settings.attempt_timeout,
+            allow_private: settings.allow_private_destinations,
+            allow_http: settings.allow_http_destinations,
+            ..Default::default()
+        })
+        .context("building the HTTP client")?;
+        if store.backend() == Backend::Sqlite {
+            // One process owns an SQLite file: any claim left in it belongs to a process that died.
+            let released = store
+                .release_expired_claims(now + chrono::Duration::days(36_500))
+                .await?;
+            if released > 0 {
+                tracing::warn!(
+                    released,
+                    "re-queued deliveries claimed by a previous run that did not finish"
+                );
+            }
+        }
+        let engine = Engine::new(
+            store.clone(),
+            deps.clock.clone(),
+            sender,
+            Arc::new(secrets),
+            EngineConfig {
+                schedule: settings.retry_schedule.clone(),
+                lease: settings.delivery_lease,
+                ..Default::default()
+            },
+        );
+        let engine_handle = engine.start();
+        let wake = engine.clone();
         let (click_queue, click_writer) = clicks::start(
             ClickWriter {
                 store: store.clone(),
                 enricher: Arc::new(enricher),
                 clock: deps.clock.clone(),
                 metrics: metrics.clone(),
-                on_events: None,
+                on_events: Some(Arc::new(move |_| wake.wake())),
             },
             settings.click_queue,
         );
@@ -94,11 +132,13 @@ impl Application {
             metrics,
             resolver: deps.resolver,
             default_domain,
+            engine,
         });
         Ok(Self {
             listener,
             state,
             click_writer,
+            engine: engine_handle,
             bootstrapped,
         })
     }
@@ -122,6 +162,7 @@ impl Application {
             listener,
             state,
             click_writer,
+            engine,
             ..
         } = self;
         let store = state.store.clone();
@@ -138,6 +179,15 @@ impl Application {
         match tokio::time::timeout(grace * 3, click_writer).await {
             Ok(_) => tracing::info!("shutdown complete"),
             Err(_) => tracing::error!("click writer did not drain in time"),
+        }
+        // In-flight attempts finish and are recorded; unclaimed work stays queued in the database.
+        if tokio::time::timeout(grace * 2, engine.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "delivery engine did not stop in time; its claims will be re-queued on restart"
+            );
         }
         store.close().await;
         Ok(())

@@ -52,6 +52,13 @@ pub struct SettingsArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "LINKWIRE_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Base64 of 32 bytes encrypting signing secrets at rest (default: a key file in the data directory;
+    /// set it on every node when several share PostgreSQL).
+    #[arg(long, env = "LINKWIRE_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
+    /// Seconds a claimed delivery stays leased before another worker may take it over.
+    #[arg(long, env = "LINKWIRE_DELIVERY_LEASE")]
+    pub delivery_lease: Option<u64>,
 }
 
 /// The same keys, from the TOML file.
@@ -70,6 +77,8 @@ struct FileSettings {
     click_queue: Option<usize>,
     db_pool: Option<u32>,
     log_format: Option<String>,
+    encryption_key: Option<String>,
+    delivery_lease: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +104,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub encryption_key: Option<String>,
+    pub delivery_lease: Duration,
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -225,6 +238,15 @@ impl Settings {
             log_format,
             max_body_bytes: 256 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            encryption_key: args.encryption_key.clone().or(file.encryption_key),
+            delivery_lease: Duration::from_secs(
+                args.delivery_lease
+                    .or(file.delivery_lease)
+                    .unwrap_or(120)
+                    .max(1),
+            ),
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(15),
         })
     }
 
@@ -236,6 +258,8 @@ impl Settings {
         s.retry_schedule = RetrySchedule::parse("0.05,0.05,0.05,0.05,0.05").expect("valid");
         s.allow_private_destinations = true;
         s.allow_http_destinations = true;
+        s.attempt_timeout = Duration::from_secs(2);
+        s.connect_timeout = Duration::from_secs(1);
         s
     }
 

@@ -24,6 +24,7 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub resolver: Arc<dyn TxtResolver>,
     pub default_domain: Domain,
+    pub engine: linkwire_delivery::Engine,
 }
 
 impl Deref for AppState {

@@ -89,7 +89,7 @@ impl Store {
                     placeholders(events.len(), EVENT_COLUMNS)
                 );
                 let mut q = sqlx::query(&sql);
-                for e in events {
+                for e in &events {
                     q = q
                         .bind(e.id.to_string())
                         .bind(e.organization_id.to_string())
@@ -100,6 +100,12 @@ impl Store {
                         .bind(e.body.as_str());
                 }
                 q.execute(&mut *tx).await?;
+                let now = chunk
+                    .iter()
+                    .map(|(c, _)| c.clicked_at)
+                    .max()
+                    .expect("non-empty chunk");
+                crate::deliveries::fan_out(&mut tx, &events, now).await?;
             }
         }
         tx.commit().await?;

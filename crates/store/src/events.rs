@@ -52,6 +52,7 @@ pub(crate) async fn insert_event(
     .bind(&event.body)
     .execute(&mut **tx)
     .await?;
+    crate::deliveries::fan_out(tx, &[event], event.created_at).await?;
     Ok(())
 }
 

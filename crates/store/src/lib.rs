@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 mod clicks;
+mod deliveries;
 mod domains;
+mod endpoints;
 mod events;
 mod links;
 mod migrate;
@@ -22,7 +24,12 @@ use sqlx::pool::PoolOptions;
 use sqlx::{Any, AnyPool, Executor};
 
 pub use clicks::{AnalyticsFilter, AnalyticsReport, ClickRow, CountBy, DayCount};
+pub use deliveries::{
+    AttemptDisposition, AttemptRecord, AttemptRow, ClaimedDelivery, DeliveryFilter, DeliveryRow,
+    EndpointStats, NewDelivery,
+};
 pub use domains::Domain;
+pub use endpoints::{Endpoint, EndpointFilter, EndpointKind, PreviousSecret};
 pub use events::EventFilter;
 pub use links::Link;
 pub use tenancy::{Credential, CredentialKind, NewCredential, Organization, Tenant, Workspace};

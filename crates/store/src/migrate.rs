@@ -5,8 +5,14 @@ use sqlx::{Acquire, Executor};
 
 use crate::{Backend, Result, Store, StoreError};
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("migrations/sqlite_0001_foundation.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("migrations/postgres_0001_foundation.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("migrations/sqlite_0001_foundation.sql")),
+    (2, include_str!("migrations/sqlite_0002_webhooks.sql")),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("migrations/postgres_0001_foundation.sql")),
+    (2, include_str!("migrations/postgres_0002_webhooks.sql")),
+];
 
 /// Arbitrary constant naming linkwire's migration lock.
 const PG_LOCK_KEY: i64 = 0x6c69_6e6b_7769_7265;

@@ -11,6 +11,7 @@ pub mod meta;
 pub mod redirect;
 pub mod request_id;
 pub mod views;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, delete, get, post, put};
@@ -45,6 +46,55 @@ pub fn router(state: AppState) -> Router {
             get(meta::list_api_keys).post(meta::create_api_key),
         )
         .route("/api/v1/api-keys/{id}", delete(meta::revoke_api_key))
+        .route(
+            "/api/v1/webhooks/endpoints",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/endpoints/{id}",
+            get(webhooks::get)
+                .patch(webhooks::patch)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhooks/endpoints/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/api/v1/webhooks/endpoints/{id}/test",
+            post(webhooks::test_send),
+        )
+        .route(
+            "/api/v1/webhooks/endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/endpoints/{id}/replay",
+            post(webhooks::replay_bulk),
+        )
+        .route(
+            "/api/v1/webhooks/endpoints/{id}/recover",
+            post(webhooks::recover),
+        )
+        .route(
+            "/api/v1/webhooks/deliveries/{id}",
+            get(webhooks::get_delivery),
+        )
+        .route(
+            "/api/v1/webhooks/deliveries/{id}/replay",
+            post(webhooks::replay_delivery),
+        )
+        .route("/api/v1/webhooks/stats", get(webhooks::stats))
+        .route(
+            "/api/webhooks/endpoints",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/webhooks/endpoints/{id}",
+            get(webhooks::get)
+                .patch(webhooks::patch)
+                .delete(webhooks::delete),
+        )
         .route("/api/shorten", post(compat::shorten))
         .route("/api/check-slug", post(compat::check_slug))
         .route("/api/update-slug", put(compat::update_slug))

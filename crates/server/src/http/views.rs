@@ -61,3 +61,53 @@ pub fn credential(c: &Credential) -> Value {
         "revoked_at": c.revoked_at.map(format_timestamp),
     })
 }
+
+pub fn endpoint(e: &linkwire_store::Endpoint) -> Value {
+    json!({
+        "id": e.id,
+        "endpoint_url": e.url,
+        "name": e.name,
+        "kind": e.kind,
+        "subscriptions": e.subscriptions,
+        "enabled": e.enabled,
+        "disabled_reason": e.disabled_reason,
+        "max_concurrency": e.max_concurrency,
+        "secret_rotation_overlap_until": e.previous_secrets.iter().map(|p| p.expires_at).max()
+            .map(|ms| format_timestamp(linkwire_contract::from_millis(ms))),
+        "last_success_at": e.last_success_at.map(format_timestamp),
+        "failing_since": e.failing_since.map(format_timestamp),
+        "created_at": format_timestamp(e.created_at),
+        "updated_at": format_timestamp(e.updated_at),
+    })
+}
+
+pub fn delivery(d: &linkwire_store::DeliveryRow) -> Value {
+    json!({
+        "id": d.id,
+        "event_id": d.event_id,
+        "endpoint_id": d.endpoint_id,
+        "event_type": d.event_type,
+        "reason": d.reason,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at.map(format_timestamp),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": format_timestamp(d.created_at),
+        "updated_at": format_timestamp(d.updated_at),
+        "finished_at": d.finished_at.map(format_timestamp),
+    })
+}
+
+pub fn attempt(a: &linkwire_store::AttemptRow) -> Value {
+    json!({
+        "attempt": a.attempt,
+        "started_at": format_timestamp(a.started_at),
+        "latency_ms": a.latency_ms,
+        "status_code": a.status_code,
+        "error": a.error_class,
+        "response_snippet": a.response_snippet,
+        "outcome": a.outcome,
+        "next_attempt_at": a.next_attempt_at.map(format_timestamp),
+    })
+}

@@ -117,6 +117,7 @@ pub async fn verify(state: &AppState, auth: &Auth, id: DomainId) -> AppResult<Do
         .update_domain_state(auth.workspace_id(), domain.id, after, now, Some(&event))
         .await?;
     state.cache.invalidate_domain(&domain.domain_name);
+    state.engine.wake();
     domain.state = after;
     domain.updated_at = now;
     Ok(domain)

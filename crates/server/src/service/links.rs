@@ -234,6 +234,7 @@ pub async fn create(
                 state
                     .cache
                     .invalidate_link(link.domain_id, &link.short_code);
+                state.engine.wake();
                 return Ok(link);
             }
             Err(StoreError::Conflict(_)) if custom.is_none() => continue,
@@ -388,6 +389,7 @@ pub async fn update(
                     .cache
                     .invalidate_link(after.domain_id, &after.short_code);
                 after.version += 1;
+                state.engine.wake();
                 return Ok(after);
             }
             Err(StoreError::Stale) => continue,
@@ -419,6 +421,7 @@ pub async fn delete(state: &AppState, auth: &Auth, id: LinkId) -> AppResult<()> 
                 state
                     .cache
                     .invalidate_link(before.domain_id, &before.short_code);
+                state.engine.wake();
                 return Ok(());
             }
             Err(StoreError::Stale) => continue,
@@ -484,6 +487,7 @@ pub async fn set_takedown(
                     .cache
                     .invalidate_link(after.domain_id, &after.short_code);
                 after.version += 1;
+                state.engine.wake();
                 return Ok(after);
             }
             Err(StoreError::Stale) => continue,

@@ -3,6 +3,7 @@
 
 pub mod domains;
 pub mod links;
+pub mod webhooks;
 
 /// A PATCH field: absent (leave alone), `null` (clear) or a value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

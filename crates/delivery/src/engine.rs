@@ -1,0 +1,528 @@
+//! The dispatcher. One loop claims due deliveries in batches under a lease and hands each to a task that
+//! waits for its endpoint's concurrency slot, sends, and reports; one writer records outcomes in batches.
+//! New work wakes the loop at once ([`Engine::wake`]); otherwise it sleeps until the next retry is due.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use linkwire_contract::delivery::{next_step, NextStep};
+use linkwire_contract::{
+    from_millis, AttemptOutcome, Clock, DeliveryId, DeliveryReason, EndpointId, EventRecord,
+    RetrySchedule, Timestamp,
+};
+use linkwire_store::{
+    AttemptDisposition, AttemptRecord, ClaimedDelivery, Endpoint, EndpointKind, Store, StoreError,
+};
+use linkwire_verify::SigningSecret;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::secrets::SecretBox;
+use crate::sender::{Outgoing, SendResult, Sender};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub schedule: RetrySchedule,
+    /// How long a claim holds before another worker may take the delivery over.
+    pub lease: Duration,
+    /// Deliveries claimed per round trip.
+    pub batch: u32,
+    /// Attempts in flight across all endpoints.
+    pub max_in_flight: usize,
+    /// Longest sleep between checks when nothing wakes the loop (other nodes' work, clock drift).
+    pub idle_poll: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            lease: Duration::from_secs(120),
+            batch: 512,
+            max_in_flight: 512,
+            idle_poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What one attempt did, as the API reports a test-send.
+#[derive(Debug, Clone)]
+pub struct AttemptReport {
+    pub delivery_id: DeliveryId,
+    pub status_code: Option<u16>,
+    pub error_class: Option<&'static str>,
+    pub latency: Duration,
+    pub delivered: bool,
+    pub response_snippet: Option<String>,
+}
+
+/// An endpoint as the sender needs it: decrypted secrets and its concurrency slots.
+struct EndpointRuntime {
+    url: String,
+    kind: EndpointKind,
+    method: reqwest::Method,
+    headers: Vec<(String, String)>,
+    secrets: Vec<(SigningSecret, Option<Timestamp>)>,
+    slots: Arc<Semaphore>,
+    limit: usize,
+    /// Claimed and not yet finished, this node.
+    queued: AtomicUsize,
+}
+
+impl EndpointRuntime {
+    fn live_secrets(&self, now: Timestamp) -> Vec<SigningSecret> {
+        self.secrets
+            .iter()
+            .filter(|(_, exp)| exp.is_none_or(|e| e > now))
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    sender: Sender,
+    secrets: Arc<SecretBox>,
+    config: EngineConfig,
+    wake: Notify,
+    endpoints: DashMap<EndpointId, Arc<EndpointRuntime>>,
+    in_flight: Arc<Semaphore>,
+}
+
+/// Cheap to clone; every clone drives the same engine.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+pub struct EngineHandle {
+    stop: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    /// Stops claiming, lets in-flight attempts finish and records them.
+    pub async fn shutdown(self) {
+        self.stop.notify_waiters();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        sender: Sender,
+        secrets: Arc<SecretBox>,
+        config: EngineConfig,
+    ) -> Self {
+        let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            sender,
+            secrets,
+            config,
+            wake: Notify::new(),
+            endpoints: DashMap::new(),
+            in_flight,
+        }))
+    }
+
+    pub fn sender(&self) -> &Sender {
+        &self.0.sender
+    }
+
+    pub fn secrets(&self) -> &SecretBox {
+        &self.0.secrets
+    }
+
+    /// New deliveries exist: claim now rather than at the next poll.
+    pub fn wake(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// An endpoint changed (URL, secrets, limits, deletion): forget what was cached about it.
+    pub fn invalidate_endpoint(&self, id: EndpointId) {
+        self.0.endpoints.remove(&id);
+    }
+
+    async fn runtime(&self, id: EndpointId) -> Result<Option<Arc<EndpointRuntime>>, StoreError> {
+        if let Some(rt) = self.0.endpoints.get(&id) {
+            return Ok(Some(rt.clone()));
+        }
+        let Some(ep) = self.0.store.endpoint_for_delivery(id).await? else {
+            return Ok(None);
+        };
+        let rt = Arc::new(self.build_runtime(&ep));
+        self.0.endpoints.insert(id, rt.clone());
+        Ok(Some(rt))
+    }
+
+    fn build_runtime(&self, ep: &Endpoint) -> EndpointRuntime {
+        let open = |sealed: &str| {
+            self.0
+                .secrets
+                .open(sealed)
+                .ok()
+                .and_then(|s| SigningSecret::parse(&s).ok())
+        };
+        let mut secrets = Vec::new();
+        if let Some(s) = open(&ep.secret_ciphertext) {
+            secrets.push((s, None));
+        }
+        for prev in &ep.previous_secrets {
+            if let Some(s) = open(&prev.ciphertext) {
+                secrets.push((s, Some(from_millis(prev.expires_at))));
+            }
+        }
+        let options = ep.options.as_ref();
+        let method = options
+            .and_then(|o| o.get("method"))
+            .and_then(|m| m.as_str())
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(reqwest::Method::POST);
+        let headers = options
+            .and_then(|o| o.get("headers_sealed"))
+            .and_then(|h| h.as_str())
+            .and_then(|sealed| self.0.secrets.open(sealed).ok())
+            .and_then(|plain| serde_json::from_str::<Vec<(String, String)>>(&plain).ok())
+            .unwrap_or_default();
+        let limit = ep.max_concurrency.clamp(1, 256) as usize;
+        EndpointRuntime {
+            url: ep.url.clone(),
+            kind: ep.kind,
+            method,
+            headers,
+            secrets,
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// Starts the claim loop and the result writer.
+    pub fn start(&self) -> EngineHandle {
+        let stop = Arc::new(Notify::new());
+        let (results_tx, results_rx) =
+            mpsc::channel::<AttemptRecord>(self.0.config.max_in_flight * 4);
+        let writer = tokio::spawn(self.clone().write_results(results_rx));
+        let looper = tokio::spawn(self.clone().claim_loop(results_tx, stop.clone()));
+        EngineHandle {
+            stop,
+            tasks: vec![looper, writer],
+        }
+    }
+
+    async fn claim_loop(self, results: mpsc::Sender<AttemptRecord>, stop: Arc<Notify>) {
+        let stopped = stop.notified();
+        tokio::pin!(stopped);
+        loop {
+            let claimed = match self.claim_and_dispatch(&results).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    0
+                }
+            };
+            if claimed as u32 >= self.0.config.batch {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let sleep = self.idle_sleep().await;
+            tokio::select! {
+                _ = &mut stopped => break,
+                _ = self.0.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        // Waiting for every in-flight attempt: they hold permits of the global semaphore.
+        let _ = self
+            .0
+            .in_flight
+            .acquire_many(self.0.config.max_in_flight as u32)
+            .await;
+        drop(results);
+    }
+
+    /// Until the next retry is due, at most `idle_poll`.
+    async fn idle_sleep(&self) -> Duration {
+        let poll = self.0.config.idle_poll;
+        match self.0.store.next_due().await {
+            Ok(Some(at)) => {
+                let wait = (at - self.0.clock.now()).to_std().unwrap_or(Duration::ZERO);
+                wait.min(poll)
+            }
+            _ => poll,
+        }
+    }
+
+    /// Claims one batch and spawns its attempts. Returns how many were claimed.
+    async fn claim_and_dispatch(
+        &self,
+        results: &mpsc::Sender<AttemptRecord>,
+    ) -> Result<usize, StoreError> {
+        let now = self.0.clock.now();
+        let lease_until = now + chrono::Duration::from_std(self.0.config.lease).unwrap_or_default();
+        // Endpoints with plenty already queued here are skipped, so their backlog cannot crowd out others.
+        let busy: Vec<EndpointId> = self
+            .0
+            .endpoints
+            .iter()
+            .filter(|e| e.queued.load(Ordering::Relaxed) >= e.limit * 4)
+            .map(|e| *e.key())
+            .collect();
+        let claimed = self
+            .0
+            .store
+            .claim_due(now, lease_until, self.0.config.batch, &busy)
+            .await?;
+        let n = claimed.len();
+        for delivery in claimed {
+            let rt = self.runtime(delivery.endpoint_id).await?;
+            let engine = self.clone();
+            let results = results.clone();
+            if let Some(rt) = &rt {
+                rt.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::spawn(async move {
+                let record = engine.attempt(delivery, rt.clone()).await;
+                if let Some(rt) = rt {
+                    rt.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                let _ = results.send(record).await;
+            });
+        }
+        Ok(n)
+    }
+
+    /// Sends one claimed delivery (waiting for its endpoint slot) and decides what comes next.
+    async fn attempt(&self, d: ClaimedDelivery, rt: Option<Arc<EndpointRuntime>>) -> AttemptRecord {
+        let started_at = self.0.clock.now();
+        let Some(rt) = rt else {
+            return AttemptRecord {
+                delivery_id: d.id,
+                endpoint_id: d.endpoint_id,
+                attempt: d.attempt,
+                started_at,
+                latency_ms: 0,
+                status_code: None,
+                error_class: Some("endpoint_deleted".into()),
+                response_snippet: None,
+                disposition: AttemptDisposition::DeadLetter,
+                finished_at: started_at,
+            };
+        };
+        let _slot = rt
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("endpoint semaphore is never closed");
+        let _global = self
+            .0
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("in-flight semaphore is never closed");
+        let started_at = self.0.clock.now();
+        let result = self.send(&rt, &d, started_at).await;
+        let finished_at = self.0.clock.now();
+        let single = d.reason == DeliveryReason::Test;
+        let disposition = disposition(
+            &self.0.config.schedule,
+            d.attempt,
+            result.outcome(rt.kind == EndpointKind::RestHook),
+            result.retry_after,
+            single,
+            finished_at,
+        );
+        record(&d, started_at, finished_at, &result, disposition)
+    }
+
+    async fn send(&self, rt: &EndpointRuntime, d: &ClaimedDelivery, now: Timestamp) -> SendResult {
+        let secrets = rt.live_secrets(now);
+        self.0
+            .sender
+            .send(&Outgoing {
+                url: &rt.url,
+                method: rt.method.clone(),
+                body: &d.body,
+                event_id: d.event_id,
+                event_type: d.event_type,
+                delivery_id: d.id,
+                attempt: d.attempt,
+                reason: d.reason,
+                secrets: &secrets,
+                timestamp: now.timestamp(),
+                extra_headers: &rt.headers,
+            })
+            .await
+    }
+
+    async fn write_results(self, mut rx: mpsc::Receiver<AttemptRecord>) {
+        let mut batch = Vec::with_capacity(1024);
+        while rx.recv_many(&mut batch, 1024).await > 0 {
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                match self.0.store.record_attempts(&batch).await {
+                    Ok(disabled) => {
+                        for id in disabled {
+                            tracing::warn!(endpoint = %id, "endpoint auto-disabled after failing every delivery for 5 days");
+                            self.invalidate_endpoint(id);
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, n = batch.len(), "recording attempts failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            let unsubscribed: Vec<EndpointId> = batch
+                .iter()
+                .filter(|r| r.disposition == AttemptDisposition::Unsubscribed)
+                .map(|r| r.endpoint_id)
+                .collect();
+            for id in unsubscribed {
+                self.invalidate_endpoint(id);
+            }
+            // Retries may now be due sooner than the loop's current sleep.
+            if batch
+                .iter()
+                .any(|r| matches!(r.disposition, AttemptDisposition::Retry(_)))
+            {
+                self.wake();
+            }
+            batch.clear();
+        }
+    }
+
+    /// Claims, sends and records everything due now, in the caller's task. For tests with a manual clock.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let now = self.0.clock.now();
+        let lease_until = now + chrono::Duration::from_std(self.0.config.lease).unwrap_or_default();
+        let claimed = self
+            .0
+            .store
+            .claim_due(now, lease_until, self.0.config.batch, &[])
+            .await?;
+        let n = claimed.len();
+        let mut records = Vec::with_capacity(n);
+        for d in claimed {
+            let rt = self.runtime(d.endpoint_id).await?;
+            records.push(self.attempt(d, rt).await);
+        }
+        self.0.store.record_attempts(&records).await?;
+        Ok(n)
+    }
+
+    /// Sends a test event to an endpoint once, now, records the attempt, and reports the outcome.
+    pub async fn send_test(
+        &self,
+        endpoint: &Endpoint,
+        event: &EventRecord,
+    ) -> Result<AttemptReport, StoreError> {
+        let delivery_id = DeliveryId::new();
+        let now = self.0.clock.now();
+        self.0
+            .store
+            .insert_delivery(
+                &linkwire_store::NewDelivery {
+                    id: delivery_id,
+                    event_id: event.id,
+                    endpoint_id: endpoint.id,
+                    workspace_id: endpoint.workspace_id,
+                    event_type: event.event_type,
+                    reason: DeliveryReason::Test,
+                    status: linkwire_contract::DeliveryStatus::Delivering,
+                },
+                now,
+            )
+            .await?;
+        let rt = self.build_runtime(endpoint);
+        let d = ClaimedDelivery {
+            id: delivery_id,
+            event_id: event.id,
+            endpoint_id: endpoint.id,
+            event_type: event.event_type,
+            reason: DeliveryReason::Test,
+            attempt: 1,
+            body: event.body.clone(),
+        };
+        let started_at = self.0.clock.now();
+        let result = self.send(&rt, &d, started_at).await;
+        let finished_at = self.0.clock.now();
+        let outcome = result.outcome(false);
+        let disposition = if outcome == AttemptOutcome::Delivered {
+            AttemptDisposition::Delivered
+        } else {
+            AttemptDisposition::DeadLetter
+        };
+        self.0
+            .store
+            .record_attempts(&[record(&d, started_at, finished_at, &result, disposition)])
+            .await?;
+        Ok(AttemptReport {
+            delivery_id,
+            status_code: result.status,
+            error_class: result.error_class,
+            latency: result.latency,
+            delivered: outcome == AttemptOutcome::Delivered,
+            response_snippet: result.snippet,
+        })
+    }
+}
+
+fn disposition(
+    schedule: &RetrySchedule,
+    attempt: u32,
+    outcome: AttemptOutcome,
+    retry_after: Option<Duration>,
+    single: bool,
+    now: Timestamp,
+) -> AttemptDisposition {
+    match next_step(schedule, attempt, outcome, retry_after, single, now) {
+        NextStep::Done => AttemptDisposition::Delivered,
+        NextStep::RetryAt(at) => AttemptDisposition::Retry(at),
+        NextStep::DeadLetter => AttemptDisposition::DeadLetter,
+        NextStep::Unsubscribe => AttemptDisposition::Unsubscribed,
+    }
+}
+
+fn record(
+    d: &ClaimedDelivery,
+    started_at: Timestamp,
+    finished_at: Timestamp,
+    r: &SendResult,
+    disposition: AttemptDisposition,
+) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id: d.id,
+        endpoint_id: d.endpoint_id,
+        attempt: d.attempt,
+        started_at,
+        latency_ms: r.latency.as_millis() as i64,
+        status_code: r.status,
+        error_class: r.error_class.map(str::to_owned),
+        response_snippet: r.snippet.clone(),
+        disposition,
+        finished_at,
+    }
+}
+
+/// Counts of claimed-but-unfinished work per endpoint on this node (for diagnostics).
+pub fn queued_by_endpoint(engine: &Engine) -> HashMap<EndpointId, usize> {
+    engine
+        .0
+        .endpoints
+        .iter()
+        .map(|e| (*e.key(), e.queued.load(Ordering::Relaxed)))
+        .collect()
+}

@@ -1,0 +1,773 @@
+//! Deliveries and their attempts: fan-out (in the event's transaction), claims under a lease, batched
+//! result recording, history, replay, recovery and stats.
+
+use std::collections::HashMap;
+
+use linkwire_contract::{
+    DeliveryId, DeliveryReason, DeliveryStatus, EndpointId, EventId, EventRecord, EventType,
+    Timestamp, WorkspaceId,
+};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::rows::{get, ms, parsed, time, time_opt};
+use crate::{Backend, FromAnyRow, Result, Store};
+
+/// Auto-disable: an endpoint with at least this many dead letters and no success...
+pub const AUTO_DISABLE_DEAD_LETTERS: i64 = 20;
+/// ...while failing for at least this long.
+pub const AUTO_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
+/// Rows per multi-row INSERT.
+const CHUNK: usize = 200;
+
+fn placeholders(rows: usize, cols: usize, offset: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            format!(
+                "({})",
+                (0..cols)
+                    .map(|c| format!("${}", offset + r * cols + c + 1))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn list(n: usize, offset: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${}", i + offset))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A delivery to create.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: EndpointId,
+    pub workspace_id: WorkspaceId,
+    pub event_type: EventType,
+    pub reason: DeliveryReason,
+    pub status: DeliveryStatus,
+}
+
+async fn insert_deliveries(
+    tx: &mut Transaction<'static, Any>,
+    rows: &[NewDelivery],
+    now: Timestamp,
+) -> Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        // `attempts` starts at 0 and goes in as a literal; the other ten columns are bound.
+        let values = (0..chunk.len())
+            .map(|r| {
+                let p = |c: usize| format!("${}", r * 10 + c + 1);
+                format!(
+                    "({},{},{},{},{},{},{},0,{},{},{})",
+                    p(0),
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "INSERT INTO deliveries (id, event_id, endpoint_id, workspace_id, event_type, reason, status, attempts, \
+             next_attempt_at, created_at, updated_at) VALUES {values}"
+        );
+        let mut q = sqlx::query(&sql);
+        for d in chunk {
+            q = q
+                .bind(d.id.to_string())
+                .bind(d.event_id.to_string())
+                .bind(d.endpoint_id.to_string())
+                .bind(d.workspace_id.to_string())
+                .bind(d.event_type.as_str())
+                .bind(d.reason.as_str())
+                .bind(d.status.as_str())
+                .bind(ms(now))
+                .bind(ms(now))
+                .bind(ms(now));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Creates one live delivery per enabled endpoint subscribed to each event's type, in the transaction
+/// that writes the events. Returns how many deliveries were created.
+pub(crate) async fn fan_out(
+    tx: &mut Transaction<'static, Any>,
+    events: &[&EventRecord],
+    now: Timestamp,
+) -> Result<usize> {
+    let mut subscribers: HashMap<(WorkspaceId, EventType), Vec<EndpointId>> = HashMap::new();
+    let mut rows = Vec::new();
+    for ev in events {
+        if !ev.event_type.is_subscribable() {
+            continue;
+        }
+        let key = (ev.workspace_id, ev.event_type);
+        if !subscribers.contains_key(&key) {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT s.endpoint_id FROM endpoint_subscriptions s JOIN endpoints e ON e.id = s.endpoint_id \
+                 WHERE s.workspace_id = $1 AND s.event_type = $2 AND e.enabled = 1",
+            )
+            .bind(ev.workspace_id.to_string())
+            .bind(ev.event_type.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+            let ids = ids.iter().filter_map(|i| i.parse().ok()).collect();
+            subscribers.insert(key, ids);
+        }
+        for endpoint_id in &subscribers[&key] {
+            rows.push(NewDelivery {
+                id: DeliveryId::new(),
+                event_id: ev.id,
+                endpoint_id: *endpoint_id,
+                workspace_id: ev.workspace_id,
+                event_type: ev.event_type,
+                reason: DeliveryReason::Live,
+                status: DeliveryStatus::Pending,
+            });
+        }
+    }
+    insert_deliveries(tx, &rows, now).await?;
+    Ok(rows.len())
+}
+
+/// Marks every unfinished delivery of an endpoint as a dead letter with `why`.
+pub(crate) async fn abandon_endpoint(
+    tx: &mut Transaction<'static, Any>,
+    id: EndpointId,
+    why: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'dead_letter', last_error = $1, next_attempt_at = NULL, locked_until = NULL, \
+         updated_at = $2, finished_at = $2 WHERE endpoint_id = $3 AND status IN ('pending','paused','delivering')",
+    )
+    .bind(why)
+    .bind(ms(now))
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A delivery handed to a worker: everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: EndpointId,
+    pub event_type: EventType,
+    pub reason: DeliveryReason,
+    /// The number this attempt will have (1-based).
+    pub attempt: u32,
+    pub body: String,
+}
+
+/// How an attempt ended, as the engine decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptDisposition {
+    Delivered,
+    Retry(Timestamp),
+    DeadLetter,
+    /// A REST-hook target answered 410: the subscription is removed.
+    Unsubscribed,
+}
+
+impl AttemptDisposition {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry(_) => "retry",
+            Self::DeadLetter => "dead_letter",
+            Self::Unsubscribed => "unsubscribed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: DeliveryId,
+    pub endpoint_id: EndpointId,
+    pub attempt: u32,
+    pub started_at: Timestamp,
+    pub latency_ms: i64,
+    pub status_code: Option<u16>,
+    pub error_class: Option<String>,
+    pub response_snippet: Option<String>,
+    pub disposition: AttemptDisposition,
+    pub finished_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryRow {
+    pub id: DeliveryId,
+    pub event_id: EventId,
+    pub endpoint_id: EndpointId,
+    pub event_type: EventType,
+    pub reason: DeliveryReason,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+impl FromAnyRow for DeliveryRow {
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: parsed(row, "id")?,
+            event_id: parsed(row, "event_id")?,
+            endpoint_id: parsed(row, "endpoint_id")?,
+            event_type: parsed(row, "event_type")?,
+            reason: parsed(row, "reason")?,
+            status: parsed(row, "status")?,
+            attempts: get(row, "attempts")?,
+            next_attempt_at: time_opt(row, "next_attempt_at")?,
+            last_status_code: get(row, "last_status_code")?,
+            last_error: get(row, "last_error")?,
+            created_at: time(row, "created_at")?,
+            updated_at: time(row, "updated_at")?,
+            finished_at: time_opt(row, "finished_at")?,
+        })
+    }
+}
+
+const DELIVERY_COLUMNS: &str =
+    "id, event_id, endpoint_id, event_type, reason, status, attempts, next_attempt_at, \
+    last_status_code, last_error, created_at, updated_at, finished_at";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptRow {
+    pub attempt: i64,
+    pub started_at: Timestamp,
+    pub latency_ms: i64,
+    pub status_code: Option<i64>,
+    pub error_class: Option<String>,
+    pub response_snippet: Option<String>,
+    pub outcome: String,
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// Filters for delivery history.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<EventType>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub before: Option<DeliveryId>,
+    pub limit: u32,
+}
+
+/// Per-endpoint delivery health over a window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EndpointStats {
+    pub endpoint_id: String,
+    pub attempts: i64,
+    pub delivered: i64,
+    pub failed_attempts: i64,
+    pub retries_scheduled: i64,
+    pub dead_lettered: i64,
+}
+
+impl Store {
+    /// Claims up to `limit` due deliveries under a lease until `lease_until`, skipping `busy` endpoints.
+    pub async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+        busy: &[EndpointId],
+    ) -> Result<Vec<ClaimedDelivery>> {
+        let exclude = if busy.is_empty() {
+            String::new()
+        } else {
+            format!(" AND endpoint_id NOT IN ({})", list(busy.len(), 3))
+        };
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET status = 'delivering', locked_until = $1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2{exclude} \
+                          ORDER BY next_attempt_at LIMIT {limit}{lock}) \
+             RETURNING id, event_id, endpoint_id, event_type, reason, attempts"
+        );
+        let mut q = sqlx::query(&sql).bind(ms(lease_until)).bind(ms(now));
+        for b in busy {
+            q = q.bind(b.to_string());
+        }
+        let rows = q.fetch_all(&self.writer).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut claimed = Vec::with_capacity(rows.len());
+        let mut event_ids: Vec<String> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let attempts: i64 = get(r, "attempts")?;
+            let event_id: EventId = parsed(r, "event_id")?;
+            event_ids.push(event_id.to_string());
+            claimed.push(ClaimedDelivery {
+                id: parsed(r, "id")?,
+                event_id,
+                endpoint_id: parsed(r, "endpoint_id")?,
+                event_type: parsed(r, "event_type")?,
+                reason: parsed(r, "reason")?,
+                attempt: attempts as u32 + 1,
+                body: String::new(),
+            });
+        }
+        event_ids.sort();
+        event_ids.dedup();
+        let mut bodies: HashMap<String, String> = HashMap::with_capacity(event_ids.len());
+        for chunk in event_ids.chunks(500) {
+            let sql = format!(
+                "SELECT id, body FROM events WHERE id IN ({})",
+                list(chunk.len(), 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.reader).await? {
+                bodies.insert(get(&r, "id")?, get(&r, "body")?);
+            }
+        }
+        for c in &mut claimed {
+            c.body = bodies
+                .get(&c.event_id.to_string())
+                .cloned()
+                .unwrap_or_default();
+        }
+        Ok(claimed)
+    }
+
+    /// Records a batch of attempt outcomes in one transaction: the deliveries' new states, the attempt
+    /// history, endpoint health, auto-disable and REST-hook removal.
+    pub async fn record_attempts(&self, records: &[AttemptRecord]) -> Result<Vec<EndpointId>> {
+        let mut disabled = Vec::new();
+        if records.is_empty() {
+            return Ok(disabled);
+        }
+        let mut tx = self.begin().await?;
+        for r in records {
+            let (status, next) = match r.disposition {
+                AttemptDisposition::Delivered => ("delivered", None),
+                AttemptDisposition::Retry(at) => ("pending", Some(ms(at))),
+                AttemptDisposition::DeadLetter | AttemptDisposition::Unsubscribed => {
+                    ("dead_letter", None)
+                }
+            };
+            let finished = (status != "pending").then(|| ms(r.finished_at));
+            let error = r
+                .error_class
+                .clone()
+                .or_else(|| r.status_code.map(|c| format!("http_{c}")));
+            // A retry of a delivery whose endpoint was disabled meanwhile waits as `paused`.
+            sqlx::query(
+                "UPDATE deliveries SET status = CASE WHEN $1 = 'pending' AND \
+                    (SELECT enabled FROM endpoints WHERE id = deliveries.endpoint_id) = 0 THEN 'paused' ELSE $1 END, \
+                 attempts = $2, next_attempt_at = $3, locked_until = NULL, last_status_code = $4, last_error = $5, \
+                 updated_at = $6, finished_at = $7 WHERE id = $8",
+            )
+            .bind(status)
+            .bind(i64::from(r.attempt))
+            .bind(next)
+            .bind(r.status_code.map(i64::from))
+            .bind(if status == "delivered" { None } else { error })
+            .bind(ms(r.finished_at))
+            .bind(finished)
+            .bind(r.delivery_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for chunk in records.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO attempts (delivery_id, attempt, endpoint_id, started_at, latency_ms, status_code, error_class, \
+                 response_snippet, outcome, next_attempt_at) VALUES {} ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                placeholders(chunk.len(), 10, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                let next = match r.disposition {
+                    AttemptDisposition::Retry(at) => Some(ms(at)),
+                    _ => None,
+                };
+                q = q
+                    .bind(r.delivery_id.to_string())
+                    .bind(i64::from(r.attempt))
+                    .bind(r.endpoint_id.to_string())
+                    .bind(ms(r.started_at))
+                    .bind(r.latency_ms)
+                    .bind(r.status_code.map(i64::from))
+                    .bind(r.error_class.clone())
+                    .bind(r.response_snippet.clone())
+                    .bind(r.disposition.as_str())
+                    .bind(next);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        // Endpoint health, once per endpoint per batch.
+        let mut per_endpoint: HashMap<EndpointId, (bool, i64, Timestamp)> = HashMap::new();
+        for r in records {
+            let e = per_endpoint
+                .entry(r.endpoint_id)
+                .or_insert((false, 0, r.started_at));
+            match r.disposition {
+                AttemptDisposition::Delivered => e.0 = true,
+                AttemptDisposition::DeadLetter => e.1 += 1,
+                _ => {}
+            }
+        }
+        for (endpoint, (success, dead, first_at)) in per_endpoint {
+            if records.iter().any(|r| {
+                r.endpoint_id == endpoint && r.disposition == AttemptDisposition::Unsubscribed
+            }) {
+                sqlx::query("DELETE FROM endpoints WHERE id = $1")
+                    .bind(endpoint.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM endpoint_subscriptions WHERE endpoint_id = $1")
+                    .bind(endpoint.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                abandon_endpoint(
+                    &mut tx,
+                    endpoint,
+                    "subscription removed: target answered 410 Gone",
+                    first_at,
+                )
+                .await?;
+                continue;
+            }
+            if success {
+                sqlx::query(
+                    "UPDATE endpoints SET last_success_at = $1, failing_since = NULL, dead_letters_since_success = 0 WHERE id = $2",
+                )
+                .bind(ms(first_at))
+                .bind(endpoint.to_string())
+                .execute(&mut *tx)
+                .await?;
+                continue;
+            }
+            sqlx::query(
+                "UPDATE endpoints SET failing_since = COALESCE(failing_since, $1), \
+                 dead_letters_since_success = dead_letters_since_success + $2 WHERE id = $3",
+            )
+            .bind(ms(first_at))
+            .bind(dead)
+            .bind(endpoint.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if dead > 0 {
+                let now = records.iter().map(|r| ms(r.finished_at)).max().unwrap_or(0);
+                let done = sqlx::query(
+                    "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 \
+                     WHERE id = $3 AND enabled = 1 AND dead_letters_since_success >= $4 AND failing_since <= $5",
+                )
+                .bind("auto_disabled: every delivery failed for 5 days")
+                .bind(now)
+                .bind(endpoint.to_string())
+                .bind(AUTO_DISABLE_DEAD_LETTERS)
+                .bind(now - AUTO_DISABLE_AFTER_MS)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    sqlx::query("UPDATE deliveries SET status = 'paused' WHERE endpoint_id = $1 AND status = 'pending'")
+                        .bind(endpoint.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    disabled.push(endpoint);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
+    /// Returns expired claims to `pending` (a worker died holding them). On SQLite, where one process is
+    /// the only writer, pass `now` = far future at startup to release every claim.
+    pub async fn release_expired_claims(&self, now: Timestamp) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', locked_until = NULL WHERE status = 'delivering' AND locked_until < $1",
+        )
+        .bind(ms(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// When the earliest pending delivery is due, if any.
+    pub async fn next_due(&self) -> Result<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(at.map(linkwire_contract::from_millis))
+    }
+
+    pub async fn count_deliveries(&self, status: DeliveryStatus) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = $1")
+                .bind(status.as_str())
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    /// Writes a standalone delivery (test-sends, replays).
+    pub async fn insert_delivery(&self, d: &NewDelivery, now: Timestamp) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_deliveries(&mut tx, std::slice::from_ref(d), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_deliveries(
+        &self,
+        ws: WorkspaceId,
+        endpoint: EndpointId,
+        f: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryRow>> {
+        let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE workspace_id = $1 AND endpoint_id = $2");
+        let mut args: Vec<String> = vec![ws.to_string(), endpoint.to_string()];
+        if let Some(s) = f.status {
+            args.push(s.as_str().into());
+            sql.push_str(&format!(" AND status = ${}", args.len()));
+        }
+        if let Some(t) = f.event_type {
+            args.push(t.as_str().into());
+            sql.push_str(&format!(" AND event_type = ${}", args.len()));
+        }
+        if let Some(b) = f.before {
+            args.push(b.to_string());
+            sql.push_str(&format!(" AND id < ${}", args.len()));
+        }
+        let mut times = Vec::new();
+        if let Some(from) = f.from {
+            times.push(ms(from));
+            sql.push_str(&format!(" AND created_at >= ${}", args.len() + times.len()));
+        }
+        if let Some(to) = f.to {
+            times.push(ms(to));
+            sql.push_str(&format!(" AND created_at < ${}", args.len() + times.len()));
+        }
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT {}",
+            f.limit.clamp(1, 1000)
+        ));
+        let mut q = sqlx::query(&sql);
+        for a in &args {
+            q = q.bind(a);
+        }
+        for t in times {
+            q = q.bind(t);
+        }
+        q.fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(DeliveryRow::from_row)
+            .collect()
+    }
+
+    pub async fn get_delivery(
+        &self,
+        ws: WorkspaceId,
+        id: DeliveryId,
+    ) -> Result<Option<(DeliveryRow, Vec<AttemptRow>)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let delivery = DeliveryRow::from_row(&row)?;
+        let attempts = sqlx::query(
+            "SELECT attempt, started_at, latency_ms, status_code, error_class, response_snippet, outcome, next_attempt_at \
+             FROM attempts WHERE delivery_id = $1 ORDER BY attempt",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AttemptRow {
+                attempt: get(r, "attempt")?,
+                started_at: time(r, "started_at")?,
+                latency_ms: get(r, "latency_ms")?,
+                status_code: get(r, "status_code")?,
+                error_class: get(r, "error_class")?,
+                response_snippet: get(r, "response_snippet")?,
+                outcome: get(r, "outcome")?,
+                next_attempt_at: time_opt(r, "next_attempt_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Some((delivery, attempts)))
+    }
+
+    /// New `replay` deliveries for the given (event, type) pairs to one endpoint; paused if it is disabled.
+    pub async fn create_replays(
+        &self,
+        ws: WorkspaceId,
+        endpoint: EndpointId,
+        events: &[(EventId, EventType)],
+        enabled: bool,
+        now: Timestamp,
+    ) -> Result<Vec<DeliveryId>> {
+        let rows: Vec<NewDelivery> = events
+            .iter()
+            .map(|(event_id, event_type)| NewDelivery {
+                id: DeliveryId::new(),
+                event_id: *event_id,
+                endpoint_id: endpoint,
+                workspace_id: ws,
+                event_type: *event_type,
+                reason: DeliveryReason::Replay,
+                status: if enabled {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Paused
+                },
+            })
+            .collect();
+        let mut tx = self.begin().await?;
+        insert_deliveries(&mut tx, &rows, now).await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(|r| r.id).collect())
+    }
+
+    /// The (event, type) pairs of an endpoint's deliveries matching `f` (for bulk replay).
+    pub async fn delivery_events(
+        &self,
+        ws: WorkspaceId,
+        endpoint: EndpointId,
+        f: &DeliveryFilter,
+    ) -> Result<Vec<(EventId, EventType)>> {
+        let rows = self.list_deliveries(ws, endpoint, f).await?;
+        Ok(rows
+            .into_iter()
+            .map(|d| (d.event_id, d.event_type))
+            .collect())
+    }
+
+    /// Events of the given types since `since` that never reached this endpoint successfully.
+    pub async fn missed_events(
+        &self,
+        ws: WorkspaceId,
+        endpoint: EndpointId,
+        types: &[EventType],
+        since: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(EventId, EventType)>> {
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT ev.id, ev.type FROM events ev WHERE ev.workspace_id = $1 AND ev.created_at >= $2 \
+             AND ev.type IN ({}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id \
+             AND d.endpoint_id = $3 AND d.status = 'delivered') ORDER BY ev.id LIMIT {}",
+            list(types.len(), 3),
+            limit.clamp(1, 100_000)
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(ws.to_string())
+            .bind(ms(since))
+            .bind(endpoint.to_string());
+        for t in types {
+            q = q.bind(t.as_str());
+        }
+        q.fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|r| Ok((parsed(r, "id")?, parsed(r, "type")?)))
+            .collect()
+    }
+
+    /// Attempt outcomes per endpoint of a workspace since `since`.
+    pub async fn delivery_stats(
+        &self,
+        ws: WorkspaceId,
+        since: Timestamp,
+    ) -> Result<Vec<EndpointStats>> {
+        let rows = sqlx::query(
+            "SELECT a.endpoint_id, COUNT(*) AS attempts, \
+               COALESCE(SUM(CASE WHEN a.outcome = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
+               COALESCE(SUM(CASE WHEN a.outcome <> 'delivered' THEN 1 ELSE 0 END), 0) AS failed, \
+               COALESCE(SUM(CASE WHEN a.outcome = 'retry' THEN 1 ELSE 0 END), 0) AS retries, \
+               COALESCE(SUM(CASE WHEN a.outcome IN ('dead_letter','unsubscribed') THEN 1 ELSE 0 END), 0) AS dead \
+             FROM attempts a JOIN endpoints e ON e.id = a.endpoint_id \
+             WHERE e.workspace_id = $1 AND a.started_at >= $2 GROUP BY a.endpoint_id ORDER BY a.endpoint_id",
+        )
+        .bind(ws.to_string())
+        .bind(ms(since))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EndpointStats {
+                    endpoint_id: get(r, "endpoint_id")?,
+                    attempts: get(r, "attempts")?,
+                    delivered: get(r, "delivered")?,
+                    failed_attempts: get(r, "failed")?,
+                    retries_scheduled: get(r, "retries")?,
+                    dead_lettered: get(r, "dead")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many deliveries of a workspace's endpoints sit in dead letter now.
+    pub async fn dead_letter_counts(&self, ws: WorkspaceId) -> Result<HashMap<String, i64>> {
+        let rows = sqlx::query(
+            "SELECT endpoint_id, COUNT(*) AS n FROM deliveries WHERE workspace_id = $1 AND status = 'dead_letter' GROUP BY endpoint_id",
+        )
+        .bind(ws.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "endpoint_id")?, get(r, "n")?)))
+            .collect()
+    }
+
+    /// Deletes finished deliveries (and their attempts) older than `cutoff`.
+    pub async fn prune_deliveries(&self, cutoff: Timestamp) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE finished_at IS NOT NULL AND finished_at < $1)",
+        )
+        .bind(ms(cutoff))
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query(
+            "DELETE FROM deliveries WHERE finished_at IS NOT NULL AND finished_at < $1",
+        )
+        .bind(ms(cutoff))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
