@@ -124,7 +124,7 @@ impl Store {
 
     pub async fn count_clicks(&self, ws: WorkspaceId) -> Result<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS total, COALESCE(SUM(is_bot), 0) AS bots FROM clicks WHERE workspace_id = $1",
+            "SELECT COUNT(*) AS total, CAST(COALESCE(SUM(is_bot), 0) AS BIGINT) AS bots FROM clicks WHERE workspace_id = $1",
         )
         .bind(ws.to_string())
         .fetch_one(&self.reader)
@@ -153,8 +153,8 @@ impl Store {
 
         let totals = run(format!(
             "SELECT COUNT(*) AS clicks, COUNT(DISTINCT visitor_hash) AS visitors, \
-                    COALESCE(SUM(CASE WHEN touch_type = 'qr_scan' THEN 1 ELSE 0 END), 0) AS scans, \
-                    COALESCE(SUM(is_bot), 0) AS bots FROM clicks WHERE {cond}"
+                    CAST(COALESCE(SUM(CASE WHEN touch_type = 'qr_scan' THEN 1 ELSE 0 END), 0) AS BIGINT) AS scans, \
+                    CAST(COALESCE(SUM(is_bot), 0) AS BIGINT) AS bots FROM clicks WHERE {cond}"
         ))
         .await?;
         let t = &totals[0];

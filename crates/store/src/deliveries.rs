@@ -714,10 +714,10 @@ impl Store {
     ) -> Result<Vec<EndpointStats>> {
         let rows = sqlx::query(
             "SELECT a.endpoint_id, COUNT(*) AS attempts, \
-               COALESCE(SUM(CASE WHEN a.outcome = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered, \
-               COALESCE(SUM(CASE WHEN a.outcome <> 'delivered' THEN 1 ELSE 0 END), 0) AS failed, \
-               COALESCE(SUM(CASE WHEN a.outcome = 'retry' THEN 1 ELSE 0 END), 0) AS retries, \
-               COALESCE(SUM(CASE WHEN a.outcome IN ('dead_letter','unsubscribed') THEN 1 ELSE 0 END), 0) AS dead \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT) AS delivered, \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome <> 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failed, \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome = 'retry' THEN 1 ELSE 0 END), 0) AS BIGINT) AS retries, \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome IN ('dead_letter','unsubscribed') THEN 1 ELSE 0 END), 0) AS BIGINT) AS dead \
              FROM attempts a JOIN endpoints e ON e.id = a.endpoint_id \
              WHERE e.workspace_id = $1 AND a.started_at >= $2 GROUP BY a.endpoint_id ORDER BY a.endpoint_id",
         )
