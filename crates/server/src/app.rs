@@ -9,7 +9,7 @@ use anyhow::Context;
 use linkwire_contract::{Clock, SystemClock};
 use linkwire_delivery::{Engine, EngineConfig, EngineHandle, SecretBox, Sender, SenderConfig};
 use linkwire_enrich::{Enricher, EnricherConfig};
-use linkwire_store::{Backend, Store, StoreOptions};
+use linkwire_store::{Backend, Notice, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -117,9 +117,26 @@ impl Application {
             settings.click_queue,
         );
         let public_base = settings.public_base();
-        let cache = LinkCache::new(&default_domain, move |link| {
+        let cache = Arc::new(LinkCache::new(&default_domain, move |link| {
             state::short_url(&public_base, link)
-        });
+        }));
+        if let Some(mut notices) = store.listen() {
+            // Other nodes' changes: wake this node's engine and drop stale cache entries.
+            let (engine, cache) = (engine.clone(), cache.clone());
+            tokio::spawn(async move {
+                while let Some(notice) = notices.recv().await {
+                    match notice {
+                        Notice::Work => engine.wake(),
+                        Notice::Link { domain_id, code } => cache.invalidate_link(domain_id, &code),
+                        Notice::Domain { name } => cache.invalidate_domain(&name),
+                        Notice::Resync => {
+                            cache.clear();
+                            engine.wake();
+                        }
+                    }
+                }
+            });
+        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;

@@ -21,7 +21,12 @@ pub async fn bootstrap_if_empty(
     data_dir: &Path,
     now: Timestamp,
 ) -> anyhow::Result<Option<Bootstrapped>> {
-    if !store.list_organizations().await?.is_empty() {
+    // Several nodes may start together on a fresh shared database: exactly one bootstraps.
+    if !store.list_organizations().await?.is_empty()
+        || !store
+            .claim_once("bootstrap", "admin key issued", now)
+            .await?
+    {
         return Ok(None);
     }
     let org = store

@@ -19,7 +19,7 @@ pub struct Inner {
     pub store: Store,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
-    pub cache: LinkCache,
+    pub cache: Arc<LinkCache>,
     pub clicks: ClickQueue,
     pub metrics: Arc<Metrics>,
     pub resolver: Arc<dyn TxtResolver>,

@@ -106,6 +106,7 @@ impl Store {
                     .max()
                     .expect("non-empty chunk");
                 crate::deliveries::fan_out(&mut tx, &events, now).await?;
+                self.notify_in(&mut tx, crate::Notice::Work).await?;
             }
         }
         tx.commit().await?;

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::events::insert_event;
 use crate::rows::{flag, get, int_flag, ms, parsed, parsed_opt, time};
-use crate::{conflict_on_unique, FromAnyRow, Result, Store};
+use crate::{conflict_on_unique, FromAnyRow, Notice, Result, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -162,7 +162,13 @@ impl Store {
         }
         if let Some(ev) = event {
             insert_event(&mut tx, ev).await?;
+            self.notify_in(&mut tx, Notice::Work).await?;
         }
+        let name: String = sqlx::query_scalar("SELECT domain_name FROM domains WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        self.notify_in(&mut tx, Notice::Domain { name }).await?;
         tx.commit().await?;
         Ok(true)
     }

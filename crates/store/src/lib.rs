@@ -14,6 +14,7 @@ mod endpoints;
 mod events;
 mod links;
 mod migrate;
+mod notify;
 mod rows;
 mod tenancy;
 
@@ -32,6 +33,7 @@ pub use domains::Domain;
 pub use endpoints::{Endpoint, EndpointFilter, EndpointKind, PreviousSecret};
 pub use events::EventFilter;
 pub use links::Link;
+pub use notify::Notice;
 pub use tenancy::{Credential, CredentialKind, NewCredential, Organization, Tenant, Workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +78,11 @@ impl Default for StoreOptions {
 }
 
 /// The storage facade. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// The connection URL, for the notification listener. Never printed: it may hold a password.
+    url: std::sync::Arc<str>,
     /// Reads. On PostgreSQL the same pool as `writer`.
     reader: AnyPool,
     /// Writes. On SQLite a single connection: SQLite has one writer, and queuing in the pool is cheaper
@@ -113,6 +117,7 @@ impl Store {
                     .await?;
                 Store {
                     backend,
+                    url: url.as_str().into(),
                     reader,
                     writer,
                 }
@@ -125,6 +130,7 @@ impl Store {
                     .await?;
                 Store {
                     backend,
+                    url: url.into(),
                     reader: pool.clone(),
                     writer: pool,
                 }
@@ -163,6 +169,14 @@ impl Store {
 
     async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>> {
         Ok(self.writer.begin().await?)
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 

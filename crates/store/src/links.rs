@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 
 use crate::events::insert_event;
 use crate::rows::{flag, get, json, ms, ms_opt, parsed, time, time_opt};
-use crate::{conflict_on_unique, FromAnyRow, Result, Store, StoreError};
+use crate::{conflict_on_unique, FromAnyRow, Notice, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
@@ -110,6 +110,15 @@ impl Store {
         .await
         .map_err(conflict_on_unique("slug"))?;
         insert_event(&mut tx, event).await?;
+        self.notify_in(
+            &mut tx,
+            Notice::Link {
+                domain_id: link.domain_id,
+                code: link.short_code.clone(),
+            },
+        )
+        .await?;
+        self.notify_in(&mut tx, Notice::Work).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -118,6 +127,11 @@ impl Store {
     /// `Stale` when someone else changed the link first; `Conflict("slug")` when the new code is taken.
     pub async fn update_link(&self, link: &Link, event: Option<&EventRecord>) -> Result<()> {
         let mut tx = self.begin().await?;
+        let old_code: Option<String> =
+            sqlx::query_scalar("SELECT short_code FROM links WHERE id = $1")
+                .bind(link.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         let done = sqlx::query(
             "UPDATE links SET short_code = $1, destination = $2, redirect_status_code = $3, expires_at = $4, \
                 password_hash = $5, tags = $6, utm = $7, status = $8, takedown_reason = $9, updated_at = $10, \
@@ -145,6 +159,20 @@ impl Store {
         }
         if let Some(ev) = event {
             insert_event(&mut tx, ev).await?;
+            self.notify_in(&mut tx, Notice::Work).await?;
+        }
+        for code in old_code
+            .into_iter()
+            .chain(std::iter::once(link.short_code.clone()))
+        {
+            self.notify_in(
+                &mut tx,
+                Notice::Link {
+                    domain_id: link.domain_id,
+                    code,
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -8,10 +8,12 @@ use crate::{Backend, Result, Store, StoreError};
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite_0001_foundation.sql")),
     (2, include_str!("migrations/sqlite_0002_webhooks.sql")),
+    (3, include_str!("migrations/sqlite_0003_instance.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres_0001_foundation.sql")),
     (2, include_str!("migrations/postgres_0002_webhooks.sql")),
+    (3, include_str!("migrations/postgres_0003_instance.sql")),
 ];
 
 /// Arbitrary constant naming linkwire's migration lock.

@@ -105,6 +105,19 @@ const CREDENTIAL_COLUMNS: &str =
     "id, workspace_id, kind, name, platform, token_prefix, scopes, created_at, revoked_at";
 
 impl Store {
+    /// Records `key` once; true only for the one caller (across nodes) that recorded it.
+    pub async fn claim_once(&self, key: &str, value: &str, now: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO instance_state (key, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(ms(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn create_organization(
         &self,
         name: &str,
