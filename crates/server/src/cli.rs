@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API, the redirect server and the background workers.
-    Serve(SettingsArgs),
+    Serve(Box<SettingsArgs>),
     /// Operator tasks on the database: organizations, plans, workspaces, API keys.
     Admin(AdminArgs),
 }

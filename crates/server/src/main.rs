@@ -11,7 +11,7 @@ use linkwire_server::{admin, app, telemetry, Application, Dependencies};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Admin(args) => admin::run(args).await,
     };
     match result {

@@ -118,7 +118,7 @@ pub(crate) async fn fan_out(
             continue;
         }
         let key = (ev.workspace_id, ev.event_type);
-        if !subscribers.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = subscribers.entry(key) {
             let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT s.endpoint_id FROM endpoint_subscriptions s JOIN endpoints e ON e.id = s.endpoint_id \
                  WHERE s.workspace_id = $1 AND s.event_type = $2 AND e.enabled = 1",
@@ -127,8 +127,7 @@ pub(crate) async fn fan_out(
             .bind(ev.event_type.as_str())
             .fetch_all(&mut **tx)
             .await?;
-            let ids = ids.iter().filter_map(|i| i.parse().ok()).collect();
-            subscribers.insert(key, ids);
+            slot.insert(ids.iter().filter_map(|i| i.parse().ok()).collect());
         }
         for endpoint_id in &subscribers[&key] {
             rows.push(NewDelivery {

@@ -91,19 +91,12 @@ impl Store {
                                 return;
                             }
                             first = false;
-                            loop {
-                                match listener.try_recv().await {
-                                    Ok(Some(n)) => {
-                                        if let Some(notice) =
-                                            Notice::parse(n.channel(), n.payload())
-                                        {
-                                            if tx.send(notice).is_err() {
-                                                return;
-                                            }
-                                        }
+                            // `Ok(None)` or an error: the connection dropped; reconnect, then resync.
+                            while let Ok(Some(n)) = listener.try_recv().await {
+                                if let Some(notice) = Notice::parse(n.channel(), n.payload()) {
+                                    if tx.send(notice).is_err() {
+                                        return;
                                     }
-                                    // The connection dropped: reconnect, then resync.
-                                    Ok(None) | Err(_) => break,
                                 }
                             }
                         }
