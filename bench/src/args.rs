@@ -16,7 +16,8 @@ redirect options:
   --seconds N       measured seconds per target (default 10)
   --connections N   concurrent keep-alive connections (default 64)
   --quick           smoke run: 3 s per target
-  --binary PATH     linkwire binary (default <workspace>/target/release/linkwire)";
+  --binary PATH     linkwire binary (default $CARGO_TARGET_DIR/release/linkwire,
+                    else <workspace>/target/release/linkwire)";
 
 pub enum Command {
     Help,
@@ -41,8 +42,13 @@ impl Default for RedirectOptions {
     }
 }
 
+/// `<target dir>/release/linkwire`, the target dir being `$CARGO_TARGET_DIR` when set (as it is for
+/// the `cargo run` that started us), else `<workspace>/target`.
 fn default_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/linkwire")
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target_dir.join("release/linkwire")
 }
 
 pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command> {

@@ -2,6 +2,7 @@
 //! Each call opens its own connection; speed does not matter here.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
@@ -10,6 +11,8 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Reply {
     pub status: StatusCode,
@@ -44,6 +47,18 @@ pub async fn post_json(
 }
 
 async fn send(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+    json: Option<&serde_json::Value>,
+) -> Result<Reply> {
+    tokio::time::timeout(TIMEOUT, send_now(addr, method, path, bearer, json))
+        .await
+        .with_context(|| format!("{path}: no answer within {TIMEOUT:?}"))?
+}
+
+async fn send_now(
     addr: SocketAddr,
     method: Method,
     path: &str,

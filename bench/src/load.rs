@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
@@ -13,10 +13,13 @@ use hyper::header::{HOST, LOCATION, USER_AGENT};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::task::JoinSet;
 
 /// A desktop Chrome user agent, so linkwire classifies the clicks as human.
 pub const BROWSER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
                               (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36";
+
+const STUCK_AFTER: Duration = Duration::from_secs(30);
 
 pub struct LoadSpec {
     pub addr: SocketAddr,
@@ -68,19 +71,20 @@ pub async fn run(spec: &LoadSpec) -> Result<LoadReport> {
         measure_from: start + spec.warmup,
         until: start + spec.warmup + spec.measure,
     };
-    let workers: Vec<_> = (0..spec.connections)
-        .map(|_| {
-            tokio::spawn(worker(
-                spec.addr,
-                request_template(spec),
-                spec.expected_location.clone(),
-                window,
-            ))
-        })
-        .collect();
+    let mut workers = JoinSet::new();
+    for _ in 0..spec.connections {
+        let location = spec.expected_location.clone();
+        workers.spawn(worker(spec.addr, request_template(spec), location, window));
+    }
+    // A request in flight at the deadline may finish late, but not this late: the target is stuck.
+    let give_up = window.until + STUCK_AFTER;
     let mut total = Tally::default();
-    for worker in workers {
-        let tally = worker.await?;
+    loop {
+        let tally = match tokio::time::timeout_at(give_up.into(), workers.join_next()).await {
+            Ok(Some(joined)) => joined?,
+            Ok(None) => break,
+            Err(_) => bail!("requests still unanswered {STUCK_AFTER:?} after the deadline"),
+        };
         total.redirects += tally.redirects;
         total.errors += tally.errors;
         total.latencies_ns.extend(tally.latencies_ns);

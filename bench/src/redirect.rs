@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitStatus;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use linkwire_contract::{EventType, WorkspaceId};
@@ -11,13 +12,14 @@ use linkwire_store::{Store, StoreOptions};
 use crate::args::RedirectOptions;
 use crate::baseline::BaselineServer;
 use crate::load::{self, LoadReport, LoadSpec};
-use crate::server::{LinkwireServer, StoppedServer};
+use crate::server::{self, LinkwireServer, StoppedServer};
 
 const SLUG: &str = "bench";
 const LONG_URL: &str = "https://example.com/landing?x=1";
 
 /// Runs the benchmark and prints the report; `Ok(false)` means a correctness failure.
 pub async fn run(opts: &RedirectOptions) -> Result<bool> {
+    server::check_binary(&opts.binary)?;
     println!(
         "redirect benchmark: {} connections, {} s each (+{} s warm-up), same load generator",
         opts.connections,
@@ -46,6 +48,10 @@ async fn run_baseline(opts: &RedirectOptions) -> Result<LoadReport> {
 /// What the linkwire run measured and what its database holds afterwards.
 struct LinkwireRun {
     load: LoadReport,
+    /// The click queue when the load stopped.
+    queue: Result<QueueState, String>,
+    /// From SIGTERM to process exit (the click queue drains in between).
+    drain: Duration,
     exit: ExitStatus,
     clicks: i64,
     bots: i64,
@@ -67,16 +73,35 @@ async fn run_linkwire(opts: &RedirectOptions) -> Result<LinkwireRun> {
         println!("  note: short_url is {short_url}, expected {expected_short_url}");
     }
     let load = load::run(&load_spec(opts, server.addr)).await;
+    let queue = queue_state(&server).await;
+    let stopping = Instant::now();
     let (exit, stopped) = server.stop().await?;
+    let drain = stopping.elapsed();
     let load = load?;
     let (clicks, bots, events) = count_stored(&stopped, workspace).await?;
     Ok(LinkwireRun {
         load,
+        queue,
+        drain,
         exit,
         clicks,
         bots,
         events,
         log_tail: stopped.log_tail(),
+    })
+}
+
+struct QueueState {
+    depth: u64,
+    full_waits: u64,
+}
+
+/// The click queue right after the load stopped, from the server's metrics; why not, if unavailable.
+async fn queue_state(server: &LinkwireServer) -> Result<QueueState, String> {
+    let read = |name| async move { server.metric(name).await.map_err(|e| format!("{e:#}")) };
+    Ok(QueueState {
+        depth: read("linkwire_click_queue_depth").await? as u64,
+        full_waits: read("linkwire_click_queue_full_waits_total").await? as u64,
     })
 }
 
@@ -127,6 +152,15 @@ fn check_counts(run: &LinkwireRun) -> bool {
         thousands(run.events as u64),
         if equal { "yes" } else { "NO" }
     );
+    match &run.queue {
+        Ok(queue) => println!(
+            "  click queue at end of load {} | redirects that waited on a full queue {} | SIGTERM to exit {:.2} s",
+            thousands(queue.depth),
+            thousands(queue.full_waits),
+            run.drain.as_secs_f64()
+        ),
+        Err(why) => println!("  (click queue metrics unavailable: {why}) | SIGTERM to exit {:.2} s", run.drain.as_secs_f64()),
+    }
     let mut ok = equal;
     if !equal {
         println!(

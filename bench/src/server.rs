@@ -28,13 +28,7 @@ pub struct LinkwireServer {
 impl LinkwireServer {
     /// Spawns the binary and returns once `/healthz` answers 200 and the bootstrap key is on disk.
     pub async fn start(binary: &Path) -> Result<Self> {
-        if !binary.is_file() {
-            bail!(
-                "linkwire binary not found at {} (build it with `cargo build --release -p linkwire-server`, \
-                 or pass --binary)",
-                binary.display()
-            );
-        }
+        check_binary(binary)?;
         let data_dir = tempfile::Builder::new()
             .prefix("linkwire-bench-")
             .tempdir()?;
@@ -102,6 +96,16 @@ impl LinkwireServer {
         string_field(&body, "/link/short_url")
     }
 
+    /// The value of one Prometheus sample from `GET /metrics` (e.g. `linkwire_click_queue_depth`).
+    pub async fn metric(&self, name: &str) -> Result<f64> {
+        let reply = client::get(self.addr, "/metrics", None).await?;
+        let text = String::from_utf8_lossy(&reply.body);
+        text.lines()
+            .filter_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .find_map(|value| value.trim().parse().ok())
+            .with_context(|| format!("no {name} in GET /metrics ({})", reply.status))
+    }
+
     /// Sends SIGTERM and waits for the process to exit. Keeps the data directory for inspection.
     pub async fn stop(mut self) -> Result<(ExitStatus, StoppedServer)> {
         let pid = self.child.id().context("linkwire already reaped")?;
@@ -145,6 +149,18 @@ impl StoppedServer {
     pub fn log_tail(&self) -> String {
         log_tail(self.data_dir.path())
     }
+}
+
+/// Fails early, with a hint, when the binary is missing.
+pub fn check_binary(binary: &Path) -> Result<()> {
+    if !binary.is_file() {
+        bail!(
+            "linkwire binary not found at {} (build it with `cargo build --release -p linkwire-server`, \
+             or pass --binary)",
+            binary.display()
+        );
+    }
+    Ok(())
 }
 
 fn spawn(binary: &Path, data_dir: &Path, addr: SocketAddr) -> Result<Child> {
@@ -193,9 +209,10 @@ fn log_path(data_dir: &Path) -> PathBuf {
 }
 
 fn log_tail(data_dir: &Path) -> String {
-    let Ok(log) = std::fs::read_to_string(log_path(data_dir)) else {
+    let log = std::fs::read_to_string(log_path(data_dir)).unwrap_or_default();
+    if log.trim().is_empty() {
         return String::new();
-    };
+    }
     let lines: Vec<&str> = log.lines().collect();
     let tail = lines[lines.len().saturating_sub(20)..].join("\n");
     format!("\n--- last lines of the server log ---\n{tail}")

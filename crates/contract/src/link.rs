@@ -197,18 +197,19 @@ impl UtmParams {
 }
 
 /// The Location for a redirect: the destination, then the link's UTM parameters (replacing same-named ones
-/// already there), then the visitor's own query parameters except `skip` (the QR marker) and UTM keys the
+/// already there), then the visitor's own query parameters except the `skip` pair (the QR marker, matched by
+/// key and value) and UTM keys the
 /// link already set.
 pub fn redirect_location<'a>(
     destination: &Url,
     utm: &UtmParams,
     request_query: impl IntoIterator<Item = (&'a str, &'a str)>,
-    skip: &str,
+    skip: (&str, &str),
 ) -> String {
     let link_utm: Vec<(&str, &str)> = utm.pairs().collect();
     let forwarded: Vec<(&str, &str)> = request_query
         .into_iter()
-        .filter(|(k, _)| *k != skip && !link_utm.iter().any(|(lk, _)| lk == k))
+        .filter(|&(k, v)| (k, v) != skip && !link_utm.iter().any(|(lk, _)| *lk == k))
         .collect();
     if link_utm.is_empty() && forwarded.is_empty() {
         return destination.as_str().to_owned();
@@ -291,14 +292,14 @@ mod tests {
         let loc = redirect_location(
             &dest,
             &utm,
-            [("nr", "qr"), ("ref", "x y"), ("utm_source", "visitor")],
-            "nr",
+            [("nr", "qr"), ("ref", "x y"), ("utm_source", "visitor"), ("nr", "7")],
+            ("nr", "qr"),
         );
         assert_eq!(
             loc,
-            "https://e.com/p?a=1&utm_source=news&utm_campaign=spring&ref=x+y"
+            "https://e.com/p?a=1&utm_source=news&utm_campaign=spring&ref=x+y&nr=7"
         );
-        let plain = redirect_location(&dest, &UtmParams::default(), [], "nr");
+        let plain = redirect_location(&dest, &UtmParams::default(), [], ("nr", "qr"));
         assert_eq!(plain, "https://e.com/p?a=1&utm_source=old");
     }
 

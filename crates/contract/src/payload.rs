@@ -252,11 +252,12 @@ impl LinkUpdated {
         })
     }
 
-    pub fn deleted(link: LinkRef) -> Self {
+    /// Deletion of a link that was `from` (active, or disabled by a takedown).
+    pub fn deleted(link: LinkRef, from: LinkStatus) -> Self {
         Self::from_changes(
             link,
             &[FieldChange::Status {
-                before: LinkStatus::Active,
+                before: from,
                 after: LinkStatus::Deleted,
             }],
         )
@@ -391,7 +392,7 @@ mod tests {
 
     #[test]
     fn envelope_has_the_contract_keys_in_order() {
-        let data = EventData::LinkUpdated(LinkUpdated::deleted(link_ref()));
+        let data = EventData::LinkUpdated(LinkUpdated::deleted(link_ref(), LinkStatus::Active));
         let ev = EventRecord::new(
             OrganizationId::new(),
             WorkspaceId::new(),

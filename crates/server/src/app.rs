@@ -11,11 +11,10 @@ use linkwire_delivery::{Engine, EngineConfig, EngineHandle, SecretBox, Sender, S
 use linkwire_enrich::{Enricher, EnricherConfig};
 use linkwire_store::{Backend, Notice, Store, StoreOptions};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 use crate::bootstrap::{self, Bootstrapped};
 use crate::cache::LinkCache;
-use crate::clicks::{self, ClickWriter};
+use crate::clicks::{self, ClickWriter, ClickWriterHandle};
 use crate::config::Settings;
 use crate::dns::{SystemResolver, TxtResolver};
 use crate::metrics::Metrics;
@@ -39,7 +38,7 @@ impl Default for Dependencies {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    click_writer: JoinHandle<()>,
+    click_writer: ClickWriterHandle,
     engine: EngineHandle,
     /// Set on the first start of a fresh data directory.
     pub bootstrapped: Option<Bootstrapped>,
@@ -192,8 +191,8 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
-        // The router (and with it every click queue sender) is gone: the writer drains what is left.
-        match tokio::time::timeout(grace * 3, click_writer).await {
+        // No request is in progress any more: close the click queue and write what it holds.
+        match tokio::time::timeout(grace * 3, click_writer.drain()).await {
             Ok(_) => tracing::info!("shutdown complete"),
             Err(_) => tracing::error!("click writer did not drain in time"),
         }

@@ -13,7 +13,7 @@ use linkwire_contract::{format_timestamp, Clock, EventRecord, Timestamp};
 use linkwire_enrich::{Enricher, RawHit};
 use linkwire_store::{ClickRow, Store};
 use rand::RngCore;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use crate::cache::CachedLink;
@@ -68,13 +68,29 @@ pub struct ClickWriter {
 }
 
 /// Starts the writer; the task ends once every [`ClickQueue`] clone is dropped and the queue is drained.
-pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, JoinHandle<()>) {
+pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, ClickWriterHandle) {
     let (tx, rx) = mpsc::channel(capacity);
     let queue = ClickQueue {
         tx,
         metrics: writer.metrics.clone(),
     };
-    (queue, tokio::spawn(writer.run(rx)))
+    let stop = Arc::new(Notify::new());
+    let task = tokio::spawn(writer.run(rx, stop.clone()));
+    (queue, ClickWriterHandle { stop, task })
+}
+
+/// Stops the writer once everything queued so far is written.
+pub struct ClickWriterHandle {
+    stop: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl ClickWriterHandle {
+    /// Closes the queue (later submits fail and are logged), writes what it holds, and waits for the writer.
+    pub async fn drain(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
+    }
 }
 
 /// The daily salt for visitor hashes: random, held only in memory, replaced when the UTC day changes.
@@ -95,13 +111,25 @@ impl DailySalt {
 }
 
 impl ClickWriter {
-    async fn run(self, mut rx: mpsc::Receiver<Hit>) {
+    async fn run(self, mut rx: mpsc::Receiver<Hit>, stop: Arc<Notify>) {
         let mut salt = DailySalt {
             day: i64::MIN,
             salt: [0; 32],
         };
         let mut hits = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut hits, MAX_BATCH).await > 0 {
+        let stopped = stop.notified();
+        tokio::pin!(stopped);
+        let mut closed = false;
+        loop {
+            tokio::select! {
+                n = rx.recv_many(&mut hits, MAX_BATCH) => if n == 0 { break },
+                _ = &mut stopped, if !closed => {
+                    // No new clicks from here on; what is buffered is still received below.
+                    rx.close();
+                    closed = true;
+                    continue;
+                }
+            }
             let batch: Vec<(ClickRow, Option<EventRecord>)> = hits
                 .drain(..)
                 .map(|hit| self.click_of(hit, salt.for_day(self.clock.now())))

@@ -324,7 +324,8 @@ pub async fn analytics(
         })
         .transpose()?;
     let retention = auth.plan().click_retention_days();
-    let range_days = q.range_days.unwrap_or(30);
+    // The default window is 30 days, or the plan's whole retention when that is shorter.
+    let range_days = q.range_days.unwrap_or(retention.min(30));
     if range_days == 0 || range_days > retention {
         return Err(AppError::validation(
             "range_days",

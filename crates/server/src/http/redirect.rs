@@ -108,7 +108,7 @@ pub async fn redirect(
         link.destination.url(),
         &link.utm,
         query.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        QR_MARKER.0,
+        QR_MARKER,
     );
     let status = link.redirect_status;
 

@@ -16,6 +16,8 @@ use linkwire_contract::{
 use linkwire_store::{Domain, Link, StoreError};
 use rand::Rng;
 
+use linkwire_contract::Scope;
+
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
 use crate::service::Patch;
@@ -406,10 +408,14 @@ pub async fn update(
 pub async fn delete(state: &AppState, auth: &Auth, id: LinkId) -> AppResult<()> {
     for _ in 0..5 {
         let before = get(state, auth, id).await?;
+        // Deleting and re-creating would undo a takedown; only those who may restore may delete.
+        if before.status == LinkStatus::Disabled && auth.require(Scope::Admin).is_err() {
+            return Err(AppError::Forbidden("this link was taken down; only an admin can delete it".into()));
+        }
         let mut after = before.clone();
         after.status = LinkStatus::Deleted;
         after.updated_at = state.clock.now();
-        let data = EventData::LinkUpdated(LinkUpdated::deleted(link_ref(state, &before)));
+        let data = EventData::LinkUpdated(LinkUpdated::deleted(link_ref(state, &before), before.status));
         let event = EventRecord::new(
             before.organization_id,
             before.workspace_id,

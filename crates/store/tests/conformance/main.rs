@@ -55,7 +55,7 @@ fn event_for(l: &Link, at: i64) -> EventRecord {
         l.organization_id,
         l.workspace_id,
         t(at),
-        &EventData::LinkUpdated(LinkUpdated::deleted(r)),
+        &EventData::LinkUpdated(LinkUpdated::deleted(r, LinkStatus::Active)),
     );
     ev.event_type = EventType::LinkCreated;
     ev

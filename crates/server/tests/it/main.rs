@@ -1,0 +1,11 @@
+//! Black-box integration tests of the linkwire service: one binary, one module per area.
+
+mod bots;
+mod common;
+mod compat;
+mod domains;
+mod events;
+mod links;
+mod quickstart;
+mod redirect;
+mod tenancy;

@@ -1,0 +1,128 @@
+//! The README quickstart, run verbatim against the real binary.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn quickstart_block() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("<!-- quickstart:start -->")
+        .expect("quickstart start marker");
+    let end = readme
+        .find("<!-- quickstart:end -->")
+        .expect("quickstart end marker");
+    let block = &readme[start..end];
+    let open = block.find("```sh\n").expect("a sh block") + "```sh\n".len();
+    let close = block[open..].find("```").expect("closed block") + open;
+    block[open..close].to_owned()
+}
+
+#[tokio::test]
+async fn readme_quickstart_works_against_the_real_binary() {
+    let script = quickstart_block();
+    assert!(script.contains("127.0.0.1:8080"), "{script}");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_linkwire"))
+        .args([
+            "serve",
+            "--data-dir",
+            &dir.path().join("linkwire-data").display().to_string(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--public-url",
+            &base,
+        ])
+        .current_dir(dir.path())
+        .env_remove("LINKWIRE_CONFIG")
+        .env_remove("LINKWIRE_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn linkwire");
+    let client = reqwest::Client::new();
+    wait_until(Duration::from_secs(30), || async {
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    let key_file = dir.path().join("linkwire-data/bootstrap-admin-key");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("bootstrap key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    }
+    let key = std::fs::read_to_string(&key_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    let script = script.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    let out = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    let expected = "302 https://example.com/pricing?ref=secret-token&utm_source=newsletter";
+    // Counted as substrings: the first curl prints its JSON without a trailing newline, so the first
+    // redirect line is glued to it.
+    assert_eq!(stdout.matches(expected).count(), 2, "{stdout}");
+    assert!(stdout.contains("\"short_code\":\"hello\""), "{stdout}");
+    assert!(!stdout.contains("\"error\""), "{stdout}");
+
+    // Clicks are written asynchronously: poll until the three events are there.
+    let fetch = || async {
+        let v: Value = client
+            .get(format!("{base}/api/v1/events"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["events"].as_array().cloned().unwrap_or_default()
+    };
+    wait_until(DEADLINE, || async { fetch().await.len() >= 3 }).await;
+    let events = fetch().await;
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["link.qr_scanned", "link.clicked", "link.created"],
+        "{events:#?}"
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains("secret-token"), "{text}");
+
+    // SIGTERM: a clean, prompt exit.
+    let pid = server.id().expect("pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = tokio::time::timeout(Duration::from_secs(20), server.wait())
+        .await
+        .unwrap_or_else(|_| panic!("no exit {:?} after SIGTERM", start.elapsed()))
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
