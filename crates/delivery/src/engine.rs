@@ -3,7 +3,7 @@
 //! New work wakes the loop at once ([`Engine::wake`]); otherwise it sleeps until the next retry is due.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,11 @@ use tokio::task::JoinHandle;
 
 use crate::secrets::SecretBox;
 use crate::sender::{Outgoing, SendResult, Sender};
+
+/// An endpoint with this many times its concurrency limit claimed here is skipped when claiming.
+const BUSY_FACTOR: usize = 4;
+/// How soon the loop looks again when due work was left unclaimed because its endpoints are busy.
+const BUSY_RECHECK: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -91,7 +96,11 @@ struct Inner {
     wake: Notify,
     endpoints: DashMap<EndpointId, Arc<EndpointRuntime>>,
     in_flight: Arc<Semaphore>,
+    last_release_ms: AtomicI64,
 }
+
+/// How often expired claims are looked for.
+const RELEASE_EVERY_MS: i64 = 5_000;
 
 /// Cheap to clone; every clone drives the same engine.
 #[derive(Clone)]
@@ -130,6 +139,7 @@ impl Engine {
             wake: Notify::new(),
             endpoints: DashMap::new(),
             in_flight,
+            last_release_ms: AtomicI64::new(i64::MIN / 2),
         }))
     }
 
@@ -233,7 +243,13 @@ impl Engine {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let sleep = self.idle_sleep().await;
+            let mut sleep = self.idle_sleep().await;
+            if sleep.is_zero() {
+                // Due work remains that this round did not claim: it belongs to endpoints whose queue
+                // here is full (or claiming failed). Look again shortly instead of spinning on the
+                // database; an endpoint whose queue drains wakes the loop at once.
+                sleep = BUSY_RECHECK;
+            }
             tokio::select! {
                 _ = &mut stopped => break,
                 _ = self.0.wake.notified() => {}
@@ -267,13 +283,25 @@ impl Engine {
         results: &mpsc::Sender<AttemptRecord>,
     ) -> Result<usize, StoreError> {
         let now = self.0.clock.now();
+        // Claims whose lease ran out belong to a worker that died (another node, or this process
+        // before a restart): put them back in the queue, at most every few seconds.
+        let now_ms = now.timestamp_millis();
+        let last = self.0.last_release_ms.load(Ordering::Relaxed);
+        if now_ms - last >= RELEASE_EVERY_MS
+            && self.0.last_release_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            let released = self.0.store.release_expired_claims(now).await?;
+            if released > 0 {
+                tracing::warn!(released, "re-queued deliveries whose claim expired");
+            }
+        }
         let lease_until = now + chrono::Duration::from_std(self.0.config.lease).unwrap_or_default();
         // Endpoints with plenty already queued here are skipped, so their backlog cannot crowd out others.
         let busy: Vec<EndpointId> = self
             .0
             .endpoints
             .iter()
-            .filter(|e| e.queued.load(Ordering::Relaxed) >= e.limit * 4)
+            .filter(|e| e.queued.load(Ordering::Relaxed) >= e.limit * BUSY_FACTOR)
             .map(|e| *e.key())
             .collect();
         let claimed = self
@@ -282,22 +310,35 @@ impl Engine {
             .claim_due(now, lease_until, self.0.config.batch, &busy)
             .await?;
         let n = claimed.len();
+        // One claim may bring more for an endpoint than it can work off within the lease; hand the
+        // overflow straight back rather than hold it while its lease runs out.
+        let mut overflow = Vec::new();
         for delivery in claimed {
             let rt = self.runtime(delivery.endpoint_id).await?;
-            let engine = self.clone();
-            let results = results.clone();
             if let Some(rt) = &rt {
+                if rt.queued.load(Ordering::Relaxed) >= rt.limit * BUSY_FACTOR {
+                    overflow.push(delivery.id);
+                    continue;
+                }
                 rt.queued.fetch_add(1, Ordering::Relaxed);
             }
+            let engine = self.clone();
+            let results = results.clone();
             tokio::spawn(async move {
                 let record = engine.attempt(delivery, rt.clone()).await;
                 if let Some(rt) = rt {
-                    rt.queued.fetch_sub(1, Ordering::Relaxed);
+                    // Leaving the "busy" state: the endpoint's skipped backlog can be claimed again.
+                    if rt.queued.fetch_sub(1, Ordering::Relaxed) == rt.limit * BUSY_FACTOR {
+                        engine.wake();
+                    }
                 }
                 let _ = results.send(record).await;
             });
         }
-        Ok(n)
+        if !overflow.is_empty() {
+            self.0.store.release_claims(&overflow).await?;
+        }
+        Ok(n - overflow.len())
     }
 
     /// Sends one claimed delivery (waiting for its endpoint slot) and decides what comes next.

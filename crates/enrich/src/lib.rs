@@ -95,7 +95,12 @@ pub enum EnrichError {
 pub struct Enricher {
     geo: Option<maxminddb::Reader<Vec<u8>>>,
     trusted_proxies: Vec<IpNet>,
+    /// Classified user agents. Real traffic repeats a small set of user agents, and classifying one costs
+    /// far more than a lookup; the map is emptied when it reaches [`UA_CACHE_LIMIT`].
+    ua_cache: std::sync::Mutex<std::collections::HashMap<String, (bool, UaFacts)>>,
 }
+
+const UA_CACHE_LIMIT: usize = 4096;
 
 impl std::fmt::Debug for Enricher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,6 +126,7 @@ impl Enricher {
         Ok(Self {
             geo,
             trusted_proxies: config.trusted_proxies,
+            ua_cache: Default::default(),
         })
     }
 
@@ -137,10 +143,11 @@ impl Enricher {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty());
-        let is_bot = hit.method_is_head
-            || hit.purpose.as_deref().is_some_and(is_prefetch)
-            || ua.is_none_or(is_bot_user_agent);
-        let facts = ua.map(classify_user_agent).unwrap_or_default();
+        let (bot_ua, facts) = match ua {
+            Some(ua) => self.classify_cached(ua),
+            None => (true, UaFacts::default()),
+        };
+        let is_bot = hit.method_is_head || hit.purpose.as_deref().is_some_and(is_prefetch) || bot_ua;
 
         let touch_type = if hit
             .query
@@ -184,6 +191,19 @@ impl Enricher {
             utm: utm_for(&hit.query, &hit.link_utm),
             visitor_hash: visitor_hash(client, day_salt),
         }
+    }
+
+    fn classify_cached(&self, ua: &str) -> (bool, UaFacts) {
+        let mut cache = self.ua_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(hit) = cache.get(ua) {
+            return hit.clone();
+        }
+        let classified = (is_bot_user_agent(ua), classify_user_agent(ua));
+        if cache.len() >= UA_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(ua.to_owned(), classified.clone());
+        classified
     }
 
     /// ISO country code of `ip` from the geo database, if loaded and the address is in it.

@@ -515,6 +515,22 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Gives claimed deliveries back unsent (the claimer has no room for them now).
+    pub async fn release_claims(&self, ids: &[DeliveryId]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'pending', locked_until = NULL WHERE status = 'delivering' AND id IN ({})",
+                list(chunk.len(), 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            q.execute(&self.writer).await?;
+        }
+        Ok(())
+    }
+
     /// When the earliest pending delivery is due, if any.
     pub async fn next_due(&self) -> Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar(

@@ -249,6 +249,8 @@ pub async fn get_delivery(
     auth.require(Scope::WebhooksRead)?;
     let (d, attempts) = webhooks::get_delivery(&state, &auth, id).await?;
     let mut v = views::delivery(&d);
+    // The list view's count stays available as `attempt_count`; here `attempts` is the history.
+    v["attempt_count"] = d.attempts.into();
     v["attempts"] = attempts.iter().map(views::attempt).collect();
     Ok(Json(json!({ "delivery": v })))
 }

@@ -1,0 +1,7 @@
+//! Black-box tests of the delivery engine (issue 3): real receivers on 127.0.0.1, a short retry
+//! schedule, and a crash test against the real binary. One binary, one module per area.
+
+mod crash;
+mod guard;
+mod support;
+mod webhooks;
