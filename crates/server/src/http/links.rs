@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
-use crate::http::extract::{parse_time, Json, PathId, Query};
+use crate::http::extract::{parse_time, Json, OptionalJson, PathId, Query};
 use crate::http::views;
 use crate::qr::{self, QrFormat};
 use crate::service::links::{self, LinkPatch, NewLinkInput};
@@ -227,17 +227,10 @@ pub async fn takedown(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<LinkId>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<TakedownBody>,
 ) -> AppResult<Json<Value>> {
     auth.require(Scope::Admin)?;
-    // The body is optional: an empty one means "no reason code".
-    let reason = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<TakedownBody>(&body)
-            .map_err(|e| AppError::InvalidJson(e.to_string()))?
-            .reason_code
-    };
+    let reason = body.reason_code;
     let link = links::set_takedown(&state, &auth, id, TakedownAction::Disabled, reason).await?;
     Ok(Json(json!({ "link": views::link(&state, &link) })))
 }

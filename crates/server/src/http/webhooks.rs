@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
-use crate::http::extract::{parse_time, Json, PathId, Query};
+use crate::http::extract::{parse_time, Json, OptionalJson, PathId, Query};
 use crate::http::views;
 use crate::service::webhooks::{self, EndpointPatch, NewEndpointInput};
 use crate::state::AppState;
@@ -144,14 +144,9 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<EndpointId>,
-    body: axum::body::Bytes,
+    OptionalJson(b): OptionalJson<RotateBody>,
 ) -> AppResult<Json<Value>> {
     auth.require(Scope::WebhooksWrite)?;
-    let b: RotateBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?
-    };
     let (ep, secret) =
         webhooks::rotate_secret(&state, &auth, id, b.overlap_seconds.unwrap_or(0)).await?;
     Ok(Json(
@@ -282,14 +277,9 @@ pub async fn replay_bulk(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<EndpointId>,
-    body: axum::body::Bytes,
+    OptionalJson(b): OptionalJson<ReplayBody>,
 ) -> AppResult<Json<Value>> {
     auth.require(Scope::WebhooksWrite)?;
-    let b: ReplayBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ReplayBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?
-    };
     let status = parse_status(b.status.as_deref())?.unwrap_or(DeliveryStatus::DeadLetter);
     let from = b
         .from
