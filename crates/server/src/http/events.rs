@@ -195,7 +195,10 @@ pub fn synthetic(state: &AppState, auth: &Auth, event_type: EventType) -> EventR
         EventType::LinkQrScanned => click(TouchType::QrScan),
         EventType::LinkClicked => click(TouchType::ShortLinkClick),
         EventType::LinkUpdated => {
-            EventData::LinkUpdated(linkwire_contract::payload::LinkUpdated::deleted(link, linkwire_contract::LinkStatus::Active))
+            EventData::LinkUpdated(linkwire_contract::payload::LinkUpdated::deleted(
+                link,
+                linkwire_contract::LinkStatus::Active,
+            ))
         }
         EventType::LinkTakedownUpdated => {
             EventData::LinkTakedownUpdated(linkwire_contract::payload::LinkTakedownUpdated::new(

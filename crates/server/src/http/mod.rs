@@ -6,6 +6,7 @@ pub mod domains;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod integrations;
 pub mod links;
 pub mod meta;
 pub mod redirect;
@@ -94,6 +95,22 @@ pub fn router(state: AppState) -> Router {
             get(webhooks::get)
                 .patch(webhooks::patch)
                 .delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/integrations/installations",
+            get(integrations::list_installations).post(integrations::create_installation),
+        )
+        .route(
+            "/api/v1/integrations/installations/{id}",
+            delete(integrations::revoke_installation),
+        )
+        .route(
+            "/api/v1/hooks",
+            get(integrations::list_hooks).post(integrations::subscribe),
+        )
+        .route(
+            "/api/v1/hooks/{id}",
+            get(integrations::get_hook).delete(integrations::unsubscribe),
         )
         .route("/api/shorten", post(compat::shorten))
         .route("/api/check-slug", post(compat::check_slug))

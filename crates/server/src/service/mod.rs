@@ -2,6 +2,7 @@
 //! and writes the change with its event. No HTTP types here.
 
 pub mod domains;
+pub mod integrations;
 pub mod links;
 pub mod webhooks;
 

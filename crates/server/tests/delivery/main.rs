@@ -3,5 +3,6 @@
 
 mod crash;
 mod guard;
+mod integrations;
 mod support;
 mod webhooks;
