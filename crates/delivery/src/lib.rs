@@ -9,6 +9,7 @@ pub mod engine;
 pub mod guard;
 pub mod secrets;
 pub mod sender;
+pub mod templates;
 
 pub use engine::{AttemptReport, Engine, EngineConfig, EngineHandle};
 pub use secrets::SecretBox;
