@@ -292,7 +292,12 @@ mod tests {
         let loc = redirect_location(
             &dest,
             &utm,
-            [("nr", "qr"), ("ref", "x y"), ("utm_source", "visitor"), ("nr", "7")],
+            [
+                ("nr", "qr"),
+                ("ref", "x y"),
+                ("utm_source", "visitor"),
+                ("nr", "7"),
+            ],
             ("nr", "qr"),
         );
         assert_eq!(

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::secrets::SecretBox;
 use crate::sender::{Outgoing, SendResult, Sender};
+use crate::templates::PayloadTemplate;
 
 /// An endpoint with this many times its concurrency limit claimed here is skipped when claiming.
 const BUSY_FACTOR: usize = 4;
@@ -70,6 +71,8 @@ struct EndpointRuntime {
     kind: EndpointKind,
     method: reqwest::Method,
     headers: Vec<(String, String)>,
+    /// Generic HTTP destinations may reshape the body; the signature covers what is sent.
+    template: Option<PayloadTemplate>,
     secrets: Vec<(SigningSecret, Option<Timestamp>)>,
     slots: Arc<Semaphore>,
     limit: usize,
@@ -202,12 +205,17 @@ impl Engine {
             .and_then(|sealed| self.0.secrets.open(sealed).ok())
             .and_then(|plain| serde_json::from_str::<Vec<(String, String)>>(&plain).ok())
             .unwrap_or_default();
+        let template = options
+            .and_then(|o| o.get("payload_template"))
+            .and_then(|t| t.as_str())
+            .and_then(|t| PayloadTemplate::parse(t).ok());
         let limit = ep.max_concurrency.clamp(1, 256) as usize;
         EndpointRuntime {
             url: ep.url.clone(),
             kind: ep.kind,
             method,
             headers,
+            template,
             secrets,
             slots: Arc::new(Semaphore::new(limit)),
             limit,
@@ -288,7 +296,11 @@ impl Engine {
         let now_ms = now.timestamp_millis();
         let last = self.0.last_release_ms.load(Ordering::Relaxed);
         if now_ms - last >= RELEASE_EVERY_MS
-            && self.0.last_release_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            && self
+                .0
+                .last_release_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
         {
             let released = self.0.store.release_expired_claims(now).await?;
             if released > 0 {
@@ -388,12 +400,28 @@ impl Engine {
 
     async fn send(&self, rt: &EndpointRuntime, d: &ClaimedDelivery, now: Timestamp) -> SendResult {
         let secrets = rt.live_secrets(now);
+        let rendered = match &rt.template {
+            None => None,
+            Some(t) => match t.render(&d.body, now.timestamp()) {
+                Ok(body) => Some(body),
+                Err(e) => {
+                    tracing::warn!(delivery = %d.id, error = %e, "payload template failed");
+                    return SendResult {
+                        status: None,
+                        error_class: Some("template_error"),
+                        retry_after: None,
+                        latency: Duration::ZERO,
+                        snippet: Some(e.to_string()),
+                    };
+                }
+            },
+        };
         self.0
             .sender
             .send(&Outgoing {
                 url: &rt.url,
                 method: rt.method.clone(),
-                body: &d.body,
+                body: rendered.as_deref().unwrap_or(&d.body),
                 event_id: d.event_id,
                 event_type: d.event_type,
                 delivery_id: d.id,

@@ -84,8 +84,11 @@ impl SendResult {
     pub fn outcome(&self, rest_hook: bool) -> AttemptOutcome {
         match self.status {
             Some(s) => AttemptOutcome::from_status(s, rest_hook),
-            None if self.error_class == Some("blocked_address")
-                || self.error_class == Some("invalid_url") =>
+            // Sending again cannot help these: dead-letter at once.
+            None if matches!(
+                self.error_class,
+                Some("blocked_address" | "invalid_url" | "template_error")
+            ) =>
             {
                 AttemptOutcome::Terminal
             }

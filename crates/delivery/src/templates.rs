@@ -25,23 +25,31 @@ pub struct PayloadTemplate {
     source: String,
 }
 
-fn json_formatter(out: &mut minijinja::Output<'_>, _state: &State<'_, '_>, value: &Value) -> Result<(), Error> {
+fn json_formatter(
+    out: &mut minijinja::Output<'_>,
+    _state: &State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
     let text = if let Some(s) = value.as_str() {
-        let quoted = serde_json::to_string(s).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+        let quoted = serde_json::to_string(s)
+            .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
         quoted[1..quoted.len() - 1].to_owned()
     } else if value.is_undefined() || value.is_none() {
         "null".to_owned()
     } else {
-        serde_json::to_string(value).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?
+        serde_json::to_string(value)
+            .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?
     };
-    out.write_str(&text).map_err(|_| Error::new(ErrorKind::WriteFailure, "output"))
+    out.write_str(&text)
+        .map_err(|_| Error::new(ErrorKind::WriteFailure, "output"))
 }
 
 fn environment(source: &str) -> Result<Environment<'_>, TemplateError> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
     env.set_formatter(json_formatter);
-    env.add_template("payload", source).map_err(|e| from_minijinja(&e, source))?;
+    env.add_template("payload", source)
+        .map_err(|e| from_minijinja(&e, source))?;
     Ok(env)
 }
 
@@ -56,18 +64,31 @@ fn from_minijinja(e: &Error, source: &str) -> TemplateError {
         .unwrap_or(1);
     let message = match e.kind() {
         ErrorKind::OutOfFuel => "the template ran too long (does it loop forever?)".to_owned(),
-        _ => e.detail().map(|d| format!("{}: {d}", e.kind())).unwrap_or_else(|| e.kind().to_string()),
+        _ => e
+            .detail()
+            .map(|d| format!("{}: {d}", e.kind()))
+            .unwrap_or_else(|| e.kind().to_string()),
     };
-    TemplateError { message, line, column }
+    TemplateError {
+        message,
+        line,
+        column,
+    }
 }
 
 impl PayloadTemplate {
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
         if source.len() > MAX_TEMPLATE_LEN {
-            return Err(TemplateError { message: format!("templates are limited to {MAX_TEMPLATE_LEN} bytes"), line: 1, column: 1 });
+            return Err(TemplateError {
+                message: format!("templates are limited to {MAX_TEMPLATE_LEN} bytes"),
+                line: 1,
+                column: 1,
+            });
         }
         environment(source)?;
-        Ok(Self { source: source.to_owned() })
+        Ok(Self {
+            source: source.to_owned(),
+        })
     }
 
     pub fn source(&self) -> &str {
@@ -76,23 +97,43 @@ impl PayloadTemplate {
 
     /// Renders against an event envelope (the stored body) and checks the result is JSON.
     pub fn render(&self, envelope_json: &str, timestamp: i64) -> Result<String, TemplateError> {
-        let envelope: serde_json::Value = serde_json::from_str(envelope_json)
-            .map_err(|e| TemplateError { message: format!("event body: {e}"), line: 1, column: 1 })?;
+        let envelope: serde_json::Value =
+            serde_json::from_str(envelope_json).map_err(|e| TemplateError {
+                message: format!("event body: {e}"),
+                line: 1,
+                column: 1,
+            })?;
         let mut ctx = serde_json::Map::new();
         if let Some(data) = envelope.get("data").and_then(|d| d.as_object()) {
             ctx.extend(data.clone());
         }
-        for key in ["id", "type", "created_at", "api_version", "organization_id", "workspace_id", "data"] {
+        for key in [
+            "id",
+            "type",
+            "created_at",
+            "api_version",
+            "organization_id",
+            "workspace_id",
+            "data",
+        ] {
             if let Some(v) = envelope.get(key) {
                 ctx.insert(key.to_owned(), v.clone());
             }
         }
         ctx.insert("timestamp".into(), timestamp.into());
         let env = environment(&self.source)?;
-        let template = env.get_template("payload").map_err(|e| from_minijinja(&e, &self.source))?;
-        let out = template.render(Value::from_serialize(&ctx)).map_err(|e| from_minijinja(&e, &self.source))?;
+        let template = env
+            .get_template("payload")
+            .map_err(|e| from_minijinja(&e, &self.source))?;
+        let out = template
+            .render(Value::from_serialize(&ctx))
+            .map_err(|e| from_minijinja(&e, &self.source))?;
         if out.len() > MAX_OUTPUT_LEN {
-            return Err(TemplateError { message: format!("the rendered payload exceeds {MAX_OUTPUT_LEN} bytes"), line: 1, column: 1 });
+            return Err(TemplateError {
+                message: format!("the rendered payload exceeds {MAX_OUTPUT_LEN} bytes"),
+                line: 1,
+                column: 1,
+            });
         }
         serde_json::from_str::<serde::de::IgnoredAny>(&out).map_err(|e| TemplateError {
             message: format!("the rendered payload is not valid JSON: {e}"),
@@ -135,7 +176,10 @@ mod tests {
 
     #[test]
     fn a_loop_that_never_ends_is_stopped() {
-        let t = PayloadTemplate::parse("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}").unwrap();
+        let t = PayloadTemplate::parse(
+            "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+        )
+        .unwrap();
         let err = t.render(EVENT, 0).unwrap_err();
         assert!(err.message.contains("too long"), "{err}");
     }

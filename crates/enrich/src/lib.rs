@@ -147,7 +147,8 @@ impl Enricher {
             Some(ua) => self.classify_cached(ua),
             None => (true, UaFacts::default()),
         };
-        let is_bot = hit.method_is_head || hit.purpose.as_deref().is_some_and(is_prefetch) || bot_ua;
+        let is_bot =
+            hit.method_is_head || hit.purpose.as_deref().is_some_and(is_prefetch) || bot_ua;
 
         let touch_type = if hit
             .query
@@ -194,7 +195,10 @@ impl Enricher {
     }
 
     fn classify_cached(&self, ua: &str) -> (bool, UaFacts) {
-        let mut cache = self.ua_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .ua_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(hit) = cache.get(ua) {
             return hit.clone();
         }

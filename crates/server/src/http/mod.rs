@@ -2,6 +2,7 @@
 //! every other path, the redirect. Handlers extract, call one service function, and map the result.
 
 pub mod compat;
+pub mod destinations;
 pub mod domains;
 pub mod error;
 pub mod events;
@@ -111,6 +112,28 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/hooks/{id}",
             get(integrations::get_hook).delete(integrations::unsubscribe),
+        )
+        .route(
+            "/api/integrations/destinations",
+            get(destinations::list).post(destinations::create),
+        )
+        .route(
+            "/api/integrations/destinations/preview",
+            post(destinations::preview),
+        )
+        .route(
+            "/api/integrations/destinations/templates",
+            get(destinations::templates),
+        )
+        .route(
+            "/api/integrations/destinations/{id}",
+            get(destinations::get)
+                .put(destinations::replace)
+                .delete(destinations::delete),
+        )
+        .route(
+            "/api/integrations/destinations/{id}/test-send",
+            post(destinations::test_send),
         )
         .route("/api/shorten", post(compat::shorten))
         .route("/api/check-slug", post(compat::check_slug))

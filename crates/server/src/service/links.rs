@@ -410,12 +410,17 @@ pub async fn delete(state: &AppState, auth: &Auth, id: LinkId) -> AppResult<()> 
         let before = get(state, auth, id).await?;
         // Deleting and re-creating would undo a takedown; only those who may restore may delete.
         if before.status == LinkStatus::Disabled && auth.require(Scope::Admin).is_err() {
-            return Err(AppError::Forbidden("this link was taken down; only an admin can delete it".into()));
+            return Err(AppError::Forbidden(
+                "this link was taken down; only an admin can delete it".into(),
+            ));
         }
         let mut after = before.clone();
         after.status = LinkStatus::Deleted;
         after.updated_at = state.clock.now();
-        let data = EventData::LinkUpdated(LinkUpdated::deleted(link_ref(state, &before), before.status));
+        let data = EventData::LinkUpdated(LinkUpdated::deleted(
+            link_ref(state, &before),
+            before.status,
+        ));
         let event = EventRecord::new(
             before.organization_id,
             before.workspace_id,

@@ -1,9 +1,11 @@
 //! Operations behind the HTTP handlers: each takes the state, the caller and parsed input, does one job,
 //! and writes the change with its event. No HTTP types here.
 
+pub mod destinations;
 pub mod domains;
 pub mod integrations;
 pub mod links;
+pub mod samples;
 pub mod webhooks;
 
 /// A PATCH field: absent (leave alone), `null` (clear) or a value.

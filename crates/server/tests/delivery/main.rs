@@ -2,6 +2,7 @@
 //! schedule, and a crash test against the real binary. One binary, one module per area.
 
 mod crash;
+mod destinations;
 mod guard;
 mod integrations;
 mod support;
