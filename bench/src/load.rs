@@ -164,7 +164,7 @@ async fn worker(
     tally
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>> {
+pub(crate) async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;

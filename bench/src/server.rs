@@ -28,12 +28,17 @@ pub struct LinkwireServer {
 impl LinkwireServer {
     /// Spawns the binary and returns once `/healthz` answers 200 and the bootstrap key is on disk.
     pub async fn start(binary: &Path) -> Result<Self> {
+        Self::start_with_env(binary, &[]).await
+    }
+
+    /// [`Self::start`] with extra environment variables for the child (e.g. `LINKWIRE_RETRY_SCHEDULE`).
+    pub async fn start_with_env(binary: &Path, env: &[(&str, &str)]) -> Result<Self> {
         check_binary(binary)?;
         let data_dir = tempfile::Builder::new()
             .prefix("linkwire-bench-")
             .tempdir()?;
         let addr = free_local_addr()?;
-        let child = spawn(binary, data_dir.path(), addr)?;
+        let child = spawn(binary, data_dir.path(), addr, env)?;
         let mut server = Self {
             addr,
             admin_key: String::new(),
@@ -46,6 +51,11 @@ impl LinkwireServer {
 
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
+    }
+
+    /// The child's process id (None once it has been reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     async fn wait_ready(&mut self) -> Result<()> {
@@ -94,6 +104,28 @@ impl LinkwireServer {
             bail!("POST /api/v1/links: asked for slug {slug:?}, got short_code {short_code:?}");
         }
         string_field(&body, "/link/short_url")
+    }
+
+    /// Creates a webhook endpoint; returns its id and signing secret.
+    pub async fn create_endpoint(
+        &self,
+        url: &str,
+        subscriptions: &[&str],
+    ) -> Result<(String, String)> {
+        let request = serde_json::json!({ "endpoint_url": url, "subscriptions": subscriptions });
+        let body = client::post_json(
+            self.addr,
+            "/api/v1/webhooks/endpoints",
+            Some(&self.admin_key),
+            &request,
+        )
+        .await?
+        .json(StatusCode::CREATED)
+        .context("POST /api/v1/webhooks/endpoints")?;
+        Ok((
+            string_field(&body, "/endpoint/id")?,
+            string_field(&body, "/signing_secret")?,
+        ))
     }
 
     /// The value of one Prometheus sample from `GET /metrics` (e.g. `linkwire_click_queue_depth`).
@@ -163,9 +195,10 @@ pub fn check_binary(binary: &Path) -> Result<()> {
     Ok(())
 }
 
-fn spawn(binary: &Path, data_dir: &Path, addr: SocketAddr) -> Result<Child> {
+fn spawn(binary: &Path, data_dir: &Path, addr: SocketAddr, env: &[(&str, &str)]) -> Result<Child> {
     let log = std::fs::File::create(log_path(data_dir))?;
     Command::new(binary)
+        .envs(env.iter().copied())
         .arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
