@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use base64::Engine as _;
@@ -442,6 +442,60 @@ struct Seen {
 struct Receiver {
     seen: Mutex<Seen>,
     total: AtomicU64,
+    /// Which node sent each request, by the sender's TCP port (see [`node_of_port`]).
+    senders: Mutex<Senders>,
+    started: OnceInstant,
+    /// Set by the crash test: the next request from node 2 asks for the kill and is held until it is done.
+    kill_armed: AtomicBool,
+    kill_requested: tokio::sync::Notify,
+    node_2_dead: AtomicBool,
+}
+
+/// Node pids to attribute connections to, and what was learned.
+#[derive(Default)]
+struct Senders {
+    /// (node number, pid)
+    pids: Vec<(usize, u32)>,
+    receiver_port: u16,
+    port_owner: HashMap<u16, usize>,
+    /// Requests per node number (index 0: unknown sender).
+    per_node: [u64; 4],
+    /// When each node's latest request arrived, in ms since the receiver started.
+    last_ms: [u64; 4],
+}
+
+struct OnceInstant(Instant);
+
+impl Default for OnceInstant {
+    fn default() -> Self {
+        OnceInstant(Instant::now())
+    }
+}
+
+/// The node whose process owns the loopback TCP connection from `peer_port` to `receiver_port`, found
+/// through `/proc` (Linux): the socket's inode in `/proc/net/tcp`, then that inode among each pid's fds.
+fn node_of_port(pids: &[(usize, u32)], peer_port: u16, receiver_port: u16) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let port = |col: &str| {
+            col.rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+        };
+        (port(cols.get(1)?) == Some(peer_port) && port(cols.get(2)?) == Some(receiver_port))
+            .then(|| cols.get(9).map(|i| format!("socket:[{i}]")))
+            .flatten()
+    })?;
+    pids.iter().find_map(|&(node, pid)| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .ok()?
+            .flatten()
+            .any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|target| target.as_os_str() == inode.as_str())
+            })
+            .then_some(node)
+    })
 }
 
 impl Receiver {
@@ -454,10 +508,51 @@ impl Receiver {
             .await
             .expect("bind receiver");
         let addr = listener.local_addr().expect("address");
+        receiver.senders.lock().expect("lock").receiver_port = addr.port();
         tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("receiver serves");
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("receiver serves");
         });
         (receiver, addr)
+    }
+
+    /// Attribute requests to these nodes from now on.
+    fn watch_nodes(&self, nodes: &[Node]) {
+        self.senders.lock().expect("lock").pids = nodes
+            .iter()
+            .filter_map(|n| Some((n.number, n.child.as_ref()?.id())))
+            .collect();
+    }
+
+    /// Counts the request for the node that sent it; returns that node (0: unknown).
+    fn record_sender(&self, peer: SocketAddr) -> usize {
+        let now_ms = self.started.0.elapsed().as_millis() as u64;
+        let mut s = self.senders.lock().expect("lock");
+        if s.pids.is_empty() {
+            return 0;
+        }
+        let node = match s.port_owner.get(&peer.port()) {
+            Some(&n) => n,
+            None => match node_of_port(&s.pids, peer.port(), s.receiver_port) {
+                Some(n) => {
+                    s.port_owner.insert(peer.port(), n);
+                    n
+                }
+                None => 0,
+            },
+        };
+        s.per_node[node] += 1;
+        s.last_ms[node] = now_ms;
+        node
+    }
+
+    /// Requests per node so far: `[unknown, node 1, node 2, node 3]`.
+    fn per_node(&self) -> [u64; 4] {
+        self.senders.lock().expect("lock").per_node
     }
 
     fn total(&self) -> u64 {
@@ -482,7 +577,13 @@ impl Receiver {
     }
 }
 
-async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn hook(
+    State(r): State<Arc<Receiver>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let node = r.record_sender(peer);
     let header_id = headers
         .get("x-nim-event-id")
         .and_then(|v| v.to_str().ok())
@@ -499,6 +600,14 @@ async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -
         *seen.by_event.entry(header_id).or_default() += 1;
     }
     r.total.fetch_add(1, Ordering::SeqCst);
+    if node == 2 && r.kill_armed.swap(false, Ordering::SeqCst) {
+        // This delivery reached the receiver; node 2 dies before it hears back, so it never records it.
+        r.kill_requested.notify_one();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !r.node_2_dead.load(Ordering::SeqCst) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
     tokio::time::sleep(Duration::from_millis(2)).await;
     StatusCode::OK
 }
@@ -655,6 +764,7 @@ async fn three_nodes_deliver_every_event_through_a_crash() {
         return;
     };
     let (receiver, addr) = Receiver::start().await;
+    receiver.watch_nodes(&cluster.nodes);
     cluster.create_endpoint(addr).await;
     cluster.create_link("mn", "https://example.com/a").await;
 
@@ -673,7 +783,9 @@ async fn three_nodes_deliver_every_event_through_a_crash() {
         Some(CLICKS / 2),
     ));
 
-    // The crash: once ~3,000 deliveries have arrived, while all three nodes are busy.
+    // The crash: once ~3,000 deliveries have arrived, the receiver holds the next request node 2 sends
+    // and asks for the kill, so node 2 dies mid-delivery, holding at least that claim (a kill at a moment
+    // it happens to hold none would test nothing).
     let deadline = Instant::now() + Duration::from_secs(90);
     while receiver.total() < KILL_AFTER_RECEIVED {
         assert!(
@@ -682,7 +794,19 @@ async fn three_nodes_deliver_every_event_through_a_crash() {
             receiver.total()
         );
         assert!(!clicks.is_finished(), "the click senders stopped early");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(POLL).await;
+    }
+    let requested = receiver.kill_requested.notified();
+    receiver.kill_armed.store(true, Ordering::SeqCst);
+    if tokio::time::timeout(Duration::from_secs(60), requested)
+        .await
+        .is_err()
+    {
+        panic!(
+            "node 2 sent nothing more after {} deliveries; per node [unknown, 1, 2, 3]: {:?}",
+            receiver.total(),
+            receiver.per_node()
+        );
     }
     // Claims held by any node at the moment of the kill (node 2's are a part of these).
     let claimed_before = cluster
@@ -690,7 +814,9 @@ async fn three_nodes_deliver_every_event_through_a_crash() {
         .await;
     killed.store(true, Ordering::SeqCst);
     let received_at_kill = receiver.total();
+    let per_sender_at_kill = receiver.per_node();
     let pid = cluster.nodes[1].kill().expect("node 2 was running");
+    receiver.node_2_dead.store(true, Ordering::SeqCst);
     let killed_at = started.elapsed();
     let claimed_after = cluster
         .count("SELECT count(*) FROM deliveries WHERE status = 'delivering'")
@@ -701,14 +827,17 @@ async fn three_nodes_deliver_every_event_through_a_crash() {
     let ids = wait_until_all_delivered(&cluster, &receiver, Duration::from_secs(90)).await;
     quiet_period(&receiver).await;
 
-    let seen = receiver.seen.lock().expect("lock");
+    let (distinct, max_per_event, mismatched) = {
+        let seen = receiver.seen.lock().expect("lock");
+        (
+            seen.by_event.len() as u64,
+            seen.by_event.values().copied().max().unwrap_or(0),
+            seen.mismatched,
+        )
+    };
     let received = receiver.total();
-    let distinct = seen.by_event.len() as u64;
     let duplicates = received - distinct;
-    let max_per_event = seen.by_event.values().copied().max().unwrap_or(0);
     let stored = ids.len() as u64;
-    let mismatched = seen.mismatched;
-    drop(seen);
     // Lease expiry on the live nodes re-queued exactly the claims node 2 held when it died (no live
     // node's claim may expire: they finish in well under the lease).
     let released: u64 = [0, 2]
@@ -724,6 +853,10 @@ async fn three_nodes_deliver_every_event_through_a_crash() {
         per_node.iter().sum::<u64>()
     );
     println!("node 2 killed at {killed_at:.1?}, after {received_at_kill} deliveries received");
+    println!(
+        "deliveries sent per node [unknown, 1, 2, 3]: at the kill {per_sender_at_kill:?}, in all {:?}",
+        receiver.per_node()
+    );
     println!(
         "claims held by all nodes just before/after the kill: {claimed_before} / {claimed_after}"
     );
@@ -777,6 +910,7 @@ async fn live_nodes_never_deliver_twice() {
         return;
     };
     let (receiver, addr) = Receiver::start().await;
+    receiver.watch_nodes(&cluster.nodes);
     cluster.create_endpoint(addr).await;
     cluster.create_link("mn", "https://example.com/a").await;
 
@@ -808,6 +942,10 @@ async fn live_nodes_never_deliver_twice() {
         "events stored: {}; deliveries received: {received}; duplicates: {}; claims re-queued: {released}",
         ids.len(),
         received - distinct
+    );
+    println!(
+        "deliveries sent per node [unknown, 1, 2, 3]: {:?}",
+        receiver.per_node()
     );
     assert_eq!(ids.len(), CLICKS, "every click on a live node is stored");
     assert_eq!(distinct, CLICKS as u64);
