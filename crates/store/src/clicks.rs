@@ -24,9 +24,8 @@ pub struct ClickRow {
     pub visitor_hash: String,
 }
 
-/// Rows per multi-row INSERT: well under SQLite's bound-parameter limit.
-const CHUNK: usize = 200;
 const CLICK_COLUMNS: usize = 18;
+const CHUNK: usize = crate::rows_per_statement(CLICK_COLUMNS);
 const EVENT_COLUMNS: usize = 7;
 
 fn placeholders(rows: usize, cols: usize) -> String {

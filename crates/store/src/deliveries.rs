@@ -18,8 +18,8 @@ use crate::{Backend, FromAnyRow, Result, Store};
 pub const AUTO_DISABLE_DEAD_LETTERS: i64 = 20;
 /// ...while failing for at least this long.
 pub const AUTO_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
-/// Rows per multi-row INSERT.
-const CHUNK: usize = 200;
+/// Rows per multi-row INSERT (deliveries and attempts both have ten bound columns).
+const CHUNK: usize = crate::rows_per_statement(10);
 
 fn placeholders(rows: usize, cols: usize, offset: usize) -> String {
     (0..rows)
@@ -338,7 +338,7 @@ impl Store {
         event_ids.sort();
         event_ids.dedup();
         let mut bodies: HashMap<String, String> = HashMap::with_capacity(event_ids.len());
-        for chunk in event_ids.chunks(500) {
+        for chunk in event_ids.chunks(crate::rows_per_statement(1)) {
             let sql = format!(
                 "SELECT id, body FROM events WHERE id IN ({})",
                 list(chunk.len(), 0)

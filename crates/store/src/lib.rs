@@ -195,6 +195,20 @@ fn sqlite_pool(max: u32, options: &StoreOptions) -> PoolOptions<Any> {
     )
 }
 
+/// Bound parameters per multi-row statement. Binding slows down much faster than linearly with the number
+/// of parameters in one SQLite statement (measured: 200-row click inserts ran at 8.7k rows/s, 20-row ones at
+/// 41k rows/s), so batches are cut into statements of a few hundred parameters.
+const MAX_PARAMS_PER_STATEMENT: usize = 360;
+
+pub(crate) const fn rows_per_statement(columns: usize) -> usize {
+    let rows = MAX_PARAMS_PER_STATEMENT / columns;
+    if rows == 0 {
+        1
+    } else {
+        rows
+    }
+}
+
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
