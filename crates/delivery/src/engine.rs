@@ -26,6 +26,8 @@ use crate::templates::PayloadTemplate;
 
 /// An endpoint with this many times its concurrency limit claimed here is skipped when claiming.
 const BUSY_FACTOR: usize = 4;
+/// Claim headroom for deliveries to endpoints this node has not loaded yet.
+const UNSEEN_ENDPOINT_ROOM: usize = 64;
 /// How soon the loop looks again when due work was left unclaimed because its endpoints are busy.
 const BUSY_RECHECK: Duration = Duration::from_millis(20);
 
@@ -247,7 +249,7 @@ impl Engine {
                     0
                 }
             };
-            if claimed as u32 >= self.0.config.batch {
+            if claimed > 0 {
                 tokio::task::yield_now().await;
                 continue;
             }
@@ -316,10 +318,19 @@ impl Engine {
             .filter(|e| e.queued.load(Ordering::Relaxed) >= e.limit * BUSY_FACTOR)
             .map(|e| *e.key())
             .collect();
+        // Claim no more than the known endpoints have room for (plus some for endpoints not seen yet):
+        // claiming a full batch for one endpoint would only hand most of it straight back.
+        let known_room: usize = self
+            .0
+            .endpoints
+            .iter()
+            .map(|e| (e.limit * BUSY_FACTOR).saturating_sub(e.queued.load(Ordering::Relaxed)))
+            .sum();
+        let want = (known_room + UNSEEN_ENDPOINT_ROOM).min(self.0.config.batch as usize) as u32;
         let claimed = self
             .0
             .store
-            .claim_due(now, lease_until, self.0.config.batch, &busy)
+            .claim_due(now, lease_until, want, &busy)
             .await?;
         let n = claimed.len();
         // One claim may bring more for an endpoint than it can work off within the lease; hand the
