@@ -2,7 +2,6 @@
 //! waits for its endpoint's concurrency slot, sends, and reports; one writer records outcomes in batches.
 //! New work wakes the loop at once ([`Engine::wake`]); otherwise it sleeps until the next retry is due.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -595,14 +594,4 @@ fn record(
         disposition,
         finished_at,
     }
-}
-
-/// Counts of claimed-but-unfinished work per endpoint on this node (for diagnostics).
-pub fn queued_by_endpoint(engine: &Engine) -> HashMap<EndpointId, usize> {
-    engine
-        .0
-        .endpoints
-        .iter()
-        .map(|e| (*e.key(), e.queued.load(Ordering::Relaxed)))
-        .collect()
 }
