@@ -14,6 +14,9 @@ benchmarks:
   delivery    webhook deliveries/s of `linkwire serve` (1/10/100 endpoints) against a bare
               signed-POST loop, event-to-delivery latency at 500 and 5,000 events/s, and a
               backlog for a dead receiver (resident memory, then drain rate)
+  scale       on PostgreSQL: webhook deliveries/s with 1, 2 and 3 `linkwire serve` nodes
+              sharing one database, and the redirect throughput of one node on PostgreSQL
+              against one on SQLite (needs `psql` and a server at 127.0.0.1:5432, user postgres)
 
 redirect options:
   --seconds N       measured seconds per target (default 10)
@@ -27,12 +30,33 @@ delivery options:
   --backlog-clicks N  clicks for the backlog case, each fanned out to 100 endpoints
                       (default 10,000 = 1,000,000 deliveries; 0 skips the backlog)
   --quick             smoke run: 3 s per case, 1,000 backlog clicks
+  --binary PATH       linkwire binary (default as for redirect)
+
+scale options:
+  --seconds N         measured seconds per case (default 10)
+  --quick             smoke run: 3 s per case
   --binary PATH       linkwire binary (default as for redirect)";
 
 pub enum Command {
     Help,
     Redirect(RedirectOptions),
     Delivery(DeliveryOptions),
+    Scale(ScaleOptions),
+}
+
+pub struct ScaleOptions {
+    /// Measured time per case (click time for deliveries, load time for redirects).
+    pub seconds: Duration,
+    pub binary: PathBuf,
+}
+
+impl Default for ScaleOptions {
+    fn default() -> Self {
+        Self {
+            seconds: Duration::from_secs(10),
+            binary: default_binary(),
+        }
+    }
 }
 
 pub struct RedirectOptions {
@@ -85,6 +109,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command> {
         None | Some("help" | "-h" | "--help") => Ok(Command::Help),
         Some("redirect") => parse_redirect(args).map(Command::Redirect),
         Some("delivery") => parse_delivery(args).map(Command::Delivery),
+        Some("scale") => parse_scale(args).map(Command::Scale),
         Some(other) => bail!("unknown benchmark `{other}`"),
     }
 }
@@ -134,6 +159,28 @@ fn parse_delivery(mut args: impl Iterator<Item = String>) -> Result<DeliveryOpti
     }
     if let Some(n) = backlog_clicks {
         opts.backlog_clicks = n;
+    }
+    Ok(opts)
+}
+
+fn parse_scale(mut args: impl Iterator<Item = String>) -> Result<ScaleOptions> {
+    let mut opts = ScaleOptions::default();
+    let mut quick = false;
+    let mut seconds = None;
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--seconds" => seconds = Some(parse_positive(&value()?, &arg)?),
+            "--binary" => opts.binary = PathBuf::from(value()?),
+            "--quick" => quick = true,
+            other => bail!("unknown option `{other}` for scale"),
+        }
+    }
+    if quick {
+        opts.seconds = Duration::from_secs(3);
+    }
+    if let Some(n) = seconds {
+        opts.seconds = Duration::from_secs(n);
     }
     Ok(opts)
 }

@@ -33,10 +33,10 @@ use crate::server::{self, LinkwireServer};
 const SLUG: &str = "b";
 const LONG_URL: &str = "https://example.com/x";
 const BARE_TASKS: usize = 64;
-const CLICK_TASKS: usize = 16;
+pub(crate) const CLICK_TASKS: usize = 16;
 /// Fan-out cases stop clicking once clicks × endpoints reaches this many deliveries per measured second.
-const DELIVERIES_CAP_PER_SECOND: u64 = 20_000;
-const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
+pub(crate) const DELIVERIES_CAP_PER_SECOND: u64 = 20_000;
+pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
 
 fn env(retry_schedule: &'static str) -> [(&'static str, &'static str); 3] {
     [
@@ -136,7 +136,7 @@ pub async fn run(opts: &DeliveryOptions) -> Result<bool> {
     Ok(ok)
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "?".into())
@@ -238,14 +238,14 @@ fn envelope(id: &str) -> String {
     .to_string()
 }
 
-struct Latencies {
-    p50: f64,
-    p99: f64,
+pub(crate) struct Latencies {
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
     max: f64,
 }
 
 /// Event-to-delivery latency in ms over the arrivals.
-fn latencies(arrivals: &[Arrival]) -> Latencies {
+pub(crate) fn latencies(arrivals: &[Arrival]) -> Latencies {
     let mut v: Vec<i64> = arrivals
         .iter()
         .filter_map(|a| a.created_us.map(|c| a.at_us - c))
@@ -265,7 +265,7 @@ fn latencies(arrivals: &[Arrival]) -> Latencies {
     }
 }
 
-fn unique(arrivals: &[Arrival]) -> u64 {
+pub(crate) fn unique(arrivals: &[Arrival]) -> u64 {
     arrivals
         .iter()
         .map(|a| (a.endpoint, a.event_id.as_str()))
@@ -292,7 +292,7 @@ async fn setup(
 
 /// Clicks `GET /b` on one keep-alive connection until `until` or until `budget` runs out; with `pace`
 /// (first send time, interval), click `k` goes at `first + k × interval`. Returns the 302s received.
-async fn click_worker(
+pub(crate) async fn click_worker(
     addr: SocketAddr,
     until: Instant,
     budget: Arc<AtomicU64>,
@@ -379,7 +379,7 @@ async fn clicks(
 }
 
 /// Waits until the receiver has `expected` requests or the deadline passes.
-async fn wait_for(receiver: &Receiver, expected: u64, deadline: Duration) -> bool {
+pub(crate) async fn wait_for(receiver: &Receiver, expected: u64, deadline: Duration) -> bool {
     let give_up = Instant::now() + deadline;
     while receiver.count() < expected {
         if Instant::now() >= give_up {

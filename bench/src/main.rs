@@ -19,6 +19,10 @@
 //! event-to-delivery latency (p50/p99/max) at 500 and 5,000 events/s; then, with 100 endpoints on a dead
 //! receiver, builds a backlog of 1,000,000 deliveries (10,000 clicks; `--backlog-clicks`), reports the
 //! server's resident memory while they wait, and the drain rate once the receiver is back.
+//!
+//! `scale` runs on the local PostgreSQL (127.0.0.1:5432, user `postgres`): webhook deliveries/s to 10
+//! endpoints with 1, 2 and 3 `linkwire serve` nodes sharing one fresh database (clicks spread over the
+//! nodes), then the `redirect` measurement for one node on PostgreSQL against one on SQLite.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +33,7 @@ mod delivery;
 mod load;
 mod receiver;
 mod redirect;
+mod scale;
 mod server;
 
 use std::process::ExitCode;
@@ -51,6 +56,7 @@ async fn main() -> ExitCode {
         }
         Command::Redirect(opts) => redirect::run(&opts).await,
         Command::Delivery(opts) => delivery::run(&opts).await,
+        Command::Scale(opts) => scale::run(&opts).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

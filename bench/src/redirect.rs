@@ -46,8 +46,8 @@ async fn run_baseline(opts: &RedirectOptions) -> Result<LoadReport> {
 }
 
 /// What the linkwire run measured and what its database holds afterwards.
-struct LinkwireRun {
-    load: LoadReport,
+pub(crate) struct LinkwireRun {
+    pub(crate) load: LoadReport,
     /// The click queue when the load stopped.
     queue: Result<QueueState, String>,
     /// From SIGTERM to process exit (the click queue drains in between).
@@ -61,7 +61,21 @@ struct LinkwireRun {
 }
 
 async fn run_linkwire(opts: &RedirectOptions) -> Result<LinkwireRun> {
-    let server = LinkwireServer::start(&opts.binary).await?;
+    run_linkwire_on(opts, &[], None).await
+}
+
+/// [`run_linkwire`] with extra environment and, with `database_url` (PostgreSQL), a node on that
+/// database: the counts are then read from it instead of the data directory's SQLite file.
+pub(crate) async fn run_linkwire_on(
+    opts: &RedirectOptions,
+    env: &[(&str, &str)],
+    database_url: Option<&str>,
+) -> Result<LinkwireRun> {
+    let args: Vec<&str> = match database_url {
+        Some(url) => vec!["--database-url", url],
+        None => Vec::new(),
+    };
+    let server = LinkwireServer::start_node(&opts.binary, env, &args, None).await?;
     let workspace: WorkspaceId = server
         .workspace_id()
         .await?
@@ -78,7 +92,7 @@ async fn run_linkwire(opts: &RedirectOptions) -> Result<LinkwireRun> {
     let (exit, stopped) = server.stop().await?;
     let drain = stopping.elapsed();
     let load = load?;
-    let (clicks, bots, events) = count_stored(&stopped, workspace).await?;
+    let (clicks, bots, events) = count_stored(&stopped, database_url, workspace).await?;
     Ok(LinkwireRun {
         load,
         queue,
@@ -105,14 +119,21 @@ async fn queue_state(server: &LinkwireServer) -> Result<QueueState, String> {
     })
 }
 
-async fn count_stored(stopped: &StoppedServer, workspace: WorkspaceId) -> Result<(i64, i64, i64)> {
-    let store = Store::open_sqlite_dir(&stopped.data_dir(), &StoreOptions::default())
-        .await
-        .context("opening the server's database")?;
+async fn count_stored(
+    stopped: &StoppedServer,
+    database_url: Option<&str>,
+    workspace: WorkspaceId,
+) -> Result<(i64, i64, i64)> {
+    let store = match database_url {
+        Some(url) => Store::open(url, &StoreOptions::default()).await,
+        None => Store::open_sqlite_dir(&stopped.data_dir(), &StoreOptions::default()).await,
+    }
+    .context("opening the server's database")?;
     let (clicks, bots) = store.count_clicks(workspace).await?;
     let events = store
         .count_events(workspace, EventType::LinkClicked)
         .await?;
+    store.close().await;
     Ok((clicks, bots, events))
 }
 
@@ -127,7 +148,7 @@ fn load_spec(opts: &RedirectOptions, addr: SocketAddr) -> LoadSpec {
     }
 }
 
-fn print_figures(label: &str, report: &LoadReport) {
+pub(crate) fn print_figures(label: &str, report: &LoadReport) {
     let errors = match report.errors {
         0 => String::new(),
         n => format!("  errors {}", thousands(n)),
@@ -141,7 +162,7 @@ fn print_figures(label: &str, report: &LoadReport) {
 }
 
 /// Prints the count line and any failure; true when every redirect became one click and one event.
-fn check_counts(run: &LinkwireRun) -> bool {
+pub(crate) fn check_counts(run: &LinkwireRun) -> bool {
     let served = run.load.redirects as i64;
     let equal = served == run.clicks && served == run.events;
     println!(

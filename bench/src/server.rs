@@ -26,26 +26,34 @@ pub struct LinkwireServer {
 }
 
 impl LinkwireServer {
-    /// Spawns the binary and returns once `/healthz` answers 200 and the bootstrap key is on disk.
-    pub async fn start(binary: &Path) -> Result<Self> {
-        Self::start_with_env(binary, &[]).await
+    /// Spawns the binary with extra environment variables for the child (e.g. `LINKWIRE_RETRY_SCHEDULE`)
+    /// and returns once `/healthz` answers 200 and the bootstrap key is on disk.
+    pub async fn start_with_env(binary: &Path, env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_node(binary, env, &[], None).await
     }
 
-    /// [`Self::start`] with extra environment variables for the child (e.g. `LINKWIRE_RETRY_SCHEDULE`).
-    pub async fn start_with_env(binary: &Path, env: &[(&str, &str)]) -> Result<Self> {
+    /// [`Self::start_with_env`] with extra `serve` arguments (e.g. `--database-url`). With `admin_key`
+    /// (a node joining a database another node bootstrapped) it waits for `/healthz` only and uses that key;
+    /// without, it waits for the bootstrap key in its own data directory too.
+    pub async fn start_node(
+        binary: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+        admin_key: Option<&str>,
+    ) -> Result<Self> {
         check_binary(binary)?;
         let data_dir = tempfile::Builder::new()
             .prefix("linkwire-bench-")
             .tempdir()?;
         let addr = free_local_addr()?;
-        let child = spawn(binary, data_dir.path(), addr, env)?;
+        let child = spawn(binary, data_dir.path(), addr, env, args)?;
         let mut server = Self {
             addr,
-            admin_key: String::new(),
+            admin_key: admin_key.unwrap_or_default().to_owned(),
             data_dir,
             child,
         };
-        server.wait_ready().await?;
+        server.wait_ready(admin_key.is_none()).await?;
         Ok(server)
     }
 
@@ -58,7 +66,7 @@ impl LinkwireServer {
         self.child.id()
     }
 
-    async fn wait_ready(&mut self) -> Result<()> {
+    async fn wait_ready(&mut self, read_key: bool) -> Result<()> {
         let addr = self.addr;
         let key_path = self.data_dir().join("bootstrap-admin-key");
         let deadline = Instant::now() + START_DEADLINE;
@@ -69,7 +77,11 @@ impl LinkwireServer {
                     self.log_tail()
                 );
             }
-            if let Some(key) = poll_ready(addr, &key_path).await {
+            if !read_key {
+                if healthy(addr).await {
+                    return Ok(());
+                }
+            } else if let Some(key) = poll_ready(addr, &key_path).await {
                 self.admin_key = key;
                 return Ok(());
             }
@@ -195,11 +207,18 @@ pub fn check_binary(binary: &Path) -> Result<()> {
     Ok(())
 }
 
-fn spawn(binary: &Path, data_dir: &Path, addr: SocketAddr, env: &[(&str, &str)]) -> Result<Child> {
+fn spawn(
+    binary: &Path,
+    data_dir: &Path,
+    addr: SocketAddr,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Result<Child> {
     let log = std::fs::File::create(log_path(data_dir))?;
     Command::new(binary)
         .envs(env.iter().copied())
         .arg("serve")
+        .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--listen")
@@ -214,10 +233,16 @@ fn spawn(binary: &Path, data_dir: &Path, addr: SocketAddr, env: &[(&str, &str)])
         .with_context(|| format!("spawning {}", binary.display()))
 }
 
+/// True once `/healthz` answers 200.
+async fn healthy(addr: SocketAddr) -> bool {
+    client::get(addr, "/healthz", None)
+        .await
+        .is_ok_and(|r| r.status == StatusCode::OK)
+}
+
 /// `Some(admin key)` once `/healthz` answers 200 and the bootstrap key file is written.
 async fn poll_ready(addr: SocketAddr, key_path: &Path) -> Option<String> {
-    let health = client::get(addr, "/healthz", None).await.ok()?;
-    if health.status != StatusCode::OK {
+    if !healthy(addr).await {
         return None;
     }
     let key = std::fs::read_to_string(key_path).ok()?;
