@@ -111,7 +111,7 @@ impl Application {
                 enricher: Arc::new(enricher),
                 clock: deps.clock.clone(),
                 metrics: metrics.clone(),
-                on_events: Some(Arc::new(move |_| wake.wake())),
+                on_events: Some(Arc::new(move || wake.wake())),
             },
             settings.click_queue,
         );

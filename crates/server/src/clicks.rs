@@ -57,7 +57,7 @@ impl ClickQueue {
 }
 
 /// Called after each committed batch that produced events, so delivery can start at once.
-pub type OnEvents = Arc<dyn Fn(&[EventRecord]) + Send + Sync>;
+pub type OnEvents = Arc<dyn Fn() + Send + Sync>;
 
 pub struct ClickWriter {
     pub store: Store,
@@ -198,16 +198,14 @@ impl ClickWriter {
             }
         }
         let bots = batch.iter().filter(|(c, _)| c.is_bot).count() as u64;
-        let events: Vec<EventRecord> = batch.iter().filter_map(|(_, e)| e.clone()).collect();
+        let events = batch.iter().filter(|(_, e)| e.is_some()).count();
         self.metrics.click_batches.inc();
         self.metrics.clicks_written.inc_by(batch.len() as u64);
         self.metrics.bot_clicks_written.inc_by(bots);
-        self.metrics
-            .click_events_written
-            .inc_by(events.len() as u64);
+        self.metrics.click_events_written.inc_by(events as u64);
         self.metrics.click_queue_depth.dec_by(batch.len() as i64);
-        if let (Some(notify), false) = (&self.on_events, events.is_empty()) {
-            notify(&events);
+        if let (Some(notify), true) = (&self.on_events, events > 0) {
+            notify();
         }
     }
 }
