@@ -368,36 +368,45 @@ impl Store {
             return Ok(disabled);
         }
         let mut tx = self.begin().await?;
-        for r in records {
-            let (status, next) = match r.disposition {
-                AttemptDisposition::Delivered => ("delivered", None),
-                AttemptDisposition::Retry(at) => ("pending", Some(ms(at))),
-                AttemptDisposition::DeadLetter | AttemptDisposition::Unsubscribed => {
-                    ("dead_letter", None)
-                }
-            };
-            let finished = (status != "pending").then(|| ms(r.finished_at));
-            let error = r
-                .error_class
-                .clone()
-                .or_else(|| r.status_code.map(|c| format!("http_{c}")));
-            // A retry of a delivery whose endpoint was disabled meanwhile waits as `paused`.
-            sqlx::query(
-                "UPDATE deliveries SET status = CASE WHEN $1 = 'pending' AND \
-                    (SELECT enabled FROM endpoints WHERE id = deliveries.endpoint_id) = 0 THEN 'paused' ELSE $1 END, \
-                 attempts = $2, next_attempt_at = $3, locked_until = NULL, last_status_code = $4, last_error = $5, \
-                 updated_at = $6, finished_at = $7 WHERE id = $8",
-            )
-            .bind(status)
-            .bind(i64::from(r.attempt))
-            .bind(next)
-            .bind(r.status_code.map(i64::from))
-            .bind(if status == "delivered" { None } else { error })
-            .bind(ms(r.finished_at))
-            .bind(finished)
-            .bind(r.delivery_id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // One set-based UPDATE per chunk of outcomes. A retry of a delivery whose endpoint was disabled
+        // meanwhile waits as `paused`.
+        for chunk in records.chunks(crate::rows_per_statement(8)) {
+            let sql = format!(
+                "UPDATE deliveries SET status = CASE WHEN v.column2 = 'pending' AND \
+                    (SELECT enabled FROM endpoints WHERE id = deliveries.endpoint_id) = 0 THEN 'paused' ELSE v.column2 END, \
+                 attempts = v.column3, next_attempt_at = v.column4, locked_until = NULL, last_status_code = v.column5, \
+                 last_error = v.column6, updated_at = v.column7, finished_at = v.column8 \
+                 FROM (VALUES {}) AS v WHERE deliveries.id = v.column1",
+                placeholders(chunk.len(), 8, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                let (status, next) = match r.disposition {
+                    AttemptDisposition::Delivered => ("delivered", None),
+                    AttemptDisposition::Retry(at) => ("pending", Some(ms(at))),
+                    AttemptDisposition::DeadLetter | AttemptDisposition::Unsubscribed => {
+                        ("dead_letter", None)
+                    }
+                };
+                let finished = (status != "pending").then(|| ms(r.finished_at));
+                let error = (status != "delivered")
+                    .then(|| {
+                        r.error_class
+                            .clone()
+                            .or_else(|| r.status_code.map(|c| format!("http_{c}")))
+                    })
+                    .flatten();
+                q = q
+                    .bind(r.delivery_id.to_string())
+                    .bind(status)
+                    .bind(i64::from(r.attempt))
+                    .bind(next)
+                    .bind(r.status_code.map(i64::from))
+                    .bind(error)
+                    .bind(ms(r.finished_at))
+                    .bind(finished);
+            }
+            q.execute(&mut *tx).await?;
         }
         for chunk in records.chunks(CHUNK) {
             let sql = format!(
