@@ -46,6 +46,22 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, deps: Dependencies) -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        Self::build_on(listener, settings, deps).await
+    }
+
+    /// Like [`Application::build`], on a listener the caller already bound (tests bind port 0 first, so the
+    /// public URL can name the real port without a race for it).
+    pub async fn build_on(
+        listener: std::net::TcpListener,
+        settings: Settings,
+        deps: Dependencies,
+    ) -> anyhow::Result<Self> {
+        listener
+            .set_nonblocking(true)
+            .context("configuring the listener")?;
+        let listener = TcpListener::from_std(listener).context("registering the listener")?;
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
         let store = Store::open(
@@ -136,9 +152,6 @@ impl Application {
                 }
             });
         }
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
         let state = AppState::new(Inner {
             store,
             settings,

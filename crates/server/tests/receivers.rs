@@ -75,14 +75,6 @@ async fn start_receiver() -> (SocketAddr, Inbox) {
     (addr, inbox)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -167,11 +159,13 @@ impl Verifier {
 async fn receiver_examples_verify_a_real_delivery() {
     // --- a running linkwire, on the system clock so the signed timestamps are fresh ---
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().expect("bound").port();
     let mut settings = Settings::for_tests(dir.path());
     settings.listen = format!("127.0.0.1:{port}").parse().expect("addr");
     settings.public_url = format!("http://127.0.0.1:{port}").parse().expect("url");
-    let app = Application::build(
+    let app = Application::build_on(
+        listener,
         settings,
         Dependencies {
             clock: Arc::new(linkwire_contract::SystemClock),

@@ -110,12 +110,14 @@ impl TestApp {
     /// Like [`TestApp::spawn`], with a chance to adjust the settings first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let port = listener.local_addr().expect("bound").port();
         let mut settings = Settings::for_tests(dir.path());
         settings.listen = format!("127.0.0.1:{port}").parse().expect("addr");
         settings.public_url = format!("http://127.0.0.1:{port}").parse().expect("url");
         adjust(&mut settings);
-        let app = Application::build(
+        let app = Application::build_on(
+            listener,
             settings,
             Dependencies {
                 clock: Arc::new(SystemClock),

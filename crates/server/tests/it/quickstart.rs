@@ -27,35 +27,58 @@ async fn readme_quickstart_works_against_the_real_binary() {
     let script = quickstart_block();
     assert!(script.contains("127.0.0.1:8080"), "{script}");
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_linkwire"))
-        .args([
-            "serve",
-            "--data-dir",
-            &dir.path().join("linkwire-data").display().to_string(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--public-url",
-            &base,
-        ])
-        .current_dir(dir.path())
-        .env_remove("LINKWIRE_CONFIG")
-        .env_remove("LINKWIRE_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn linkwire");
+    // A port picked by binding 0 and releasing it can, rarely, be taken again before the child binds it
+    // (outgoing connections use the same range): start over on a new port if the child exits early.
     let client = reqwest::Client::new();
-    wait_until(Duration::from_secs(30), || async {
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    let mut attempt = 0;
+    let (mut server, port, base) = loop {
+        attempt += 1;
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_linkwire"))
+            .args([
+                "serve",
+                "--data-dir",
+                &dir.path().join("linkwire-data").display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--public-url",
+                &base,
+            ])
+            .current_dir(dir.path())
+            .env_remove("LINKWIRE_CONFIG")
+            .env_remove("LINKWIRE_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn linkwire");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let up = loop {
+            if client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                break true;
+            }
+            if server.try_wait().expect("child status").is_some()
+                || tokio::time::Instant::now() > deadline
+            {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        if up {
+            break (server, port, base);
+        }
+        let _ = server.kill().await;
+        assert!(
+            attempt < 3,
+            "linkwire did not come up on three ports in a row"
+        );
+    };
 
     let key_file = dir.path().join("linkwire-data/bootstrap-admin-key");
     {
