@@ -1,8 +1,9 @@
 //! The harness of the delivery tests: a real server on a loopback port (system clock, short retry
 //! schedule) and a real receiver with scripted answers that records every request it gets.
 
+pub use crate::shared::*;
+
 use std::collections::VecDeque;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use linkwire_server::dns::StaticResolver;
 use linkwire_server::state::AppState;
 use linkwire_server::{Application, Dependencies, Settings};
 use linkwire_verify::{HeaderFamily, SigningSecret, Verified, VerifyError};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, RwLock, RwLockReadGuard};
 
@@ -30,34 +31,6 @@ pub static SERIAL: RwLock<()> = RwLock::const_new(());
 
 pub async fn shared() -> RwLockReadGuard<'static, ()> {
     SERIAL.read().await
-}
-
-/// A free loopback port (bound, read, released: a tiny race, acceptable in tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
-/// Polls `cond` every 10 ms until it holds; panics after `deadline`.
-pub async fn wait_until<F, Fut>(deadline: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if cond().await {
-            return;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "condition not met within {deadline:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 pub fn unix_now() -> i64 {
@@ -74,13 +47,6 @@ pub fn attempts_of(d: &Value) -> Vec<Value> {
         .unwrap_or_else(|| panic!("no attempt history: {d}"))
         .clone()
 }
-
-pub fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------------------------------
@@ -320,21 +286,6 @@ pub fn api_client() -> reqwest::Client {
         .build()
         .expect("client")
 }
-
-pub async fn expect_json(resp: Response, want: u16) -> Value {
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    assert_eq!(status.as_u16(), want, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// Asserts an API error: status and `error.code`.
-pub async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
-    let v = expect_json(resp, status).await;
-    assert_eq!(v["error"]["code"], code, "{v}");
-    v
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The receiver
 // ---------------------------------------------------------------------------------------------------

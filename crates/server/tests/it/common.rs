@@ -1,8 +1,9 @@
 //! The harness: a real server on a loopback port with a manual clock and a static DNS resolver.
 
-use std::future::Future;
+pub use crate::shared::*;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use linkwire_contract::{ManualClock, Plan, ScopeSet, Timestamp};
@@ -10,7 +11,7 @@ use linkwire_server::auth;
 use linkwire_server::dns::StaticResolver;
 use linkwire_server::{Application, Dependencies, Settings};
 use linkwire_store::CredentialKind;
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -25,15 +26,6 @@ pub fn start_time() -> Timestamp {
     DateTime::parse_from_rfc3339("2026-03-30T12:00:00Z")
         .expect("valid")
         .with_timezone(&Utc)
-}
-
-/// A free loopback port (bound, read, released: a tiny race, acceptable in tests).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("address")
-        .port()
 }
 
 /// A second tenant: its own organization, workspace and admin key.
@@ -301,46 +293,6 @@ impl Drop for TestApp {
         }
     }
 }
-
-pub async fn expect_json(resp: Response, want: u16) -> Value {
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    assert_eq!(
-        status,
-        StatusCode::from_u16(want).expect("status"),
-        "unexpected status; body: {text}"
-    );
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// Asserts an API error: status, `error.code`, and a request id.
-pub async fn expect_error(resp: Response, status: u16, code: &str) -> Value {
-    let v = expect_json(resp, status).await;
-    assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(v["error"]["message"].is_string(), "{v}");
-    assert!(v["error"]["request_id"].is_string(), "{v}");
-    v
-}
-
-/// Polls `cond` every 10 ms until it holds; panics after `deadline`.
-pub async fn wait_until<F, Fut>(deadline: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if cond().await {
-            return;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "condition not met within {deadline:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// The sorted keys of a JSON object.
 pub fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v
@@ -358,13 +310,6 @@ pub fn sorted(list: &[&str]) -> Vec<String> {
     v.sort();
     v
 }
-
-pub fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
 pub fn location(resp: &Response) -> String {
     resp.headers()
         .get(reqwest::header::LOCATION)

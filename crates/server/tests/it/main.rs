@@ -1,5 +1,8 @@
 //! Black-box integration tests of the linkwire service: one binary, one module per area.
 
+#[path = "../shared/mod.rs"]
+mod shared;
+
 mod bots;
 mod common;
 mod compat;
