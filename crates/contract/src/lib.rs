@@ -26,7 +26,7 @@ pub use link::{
     DestinationUrl, DeviceCategory, LinkSource, LinkStatus, RedirectStatus, TouchType, UtmParams,
 };
 pub use slug::{ShortCode, SlugError};
-pub use tenancy::{Feature, Plan, Scope, ScopeSet};
+pub use tenancy::{Feature, Plan, Role, Scope, ScopeSet};
 
 /// A closed string enum could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

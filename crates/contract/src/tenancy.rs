@@ -136,6 +136,51 @@ impl ScopeSet {
     }
 }
 
+string_enum! {
+    /// A dashboard member's role in their workspace, most to least powerful.
+    pub enum Role: "role" {
+        Owner = "owner",
+        Admin = "admin",
+        Member = "member",
+        Viewer = "viewer",
+    }
+}
+
+impl Role {
+    /// What a signed-in member may do, as the scopes an API key would need for the same operations.
+    pub fn scopes(self) -> ScopeSet {
+        use Scope::*;
+        match self {
+            Role::Owner | Role::Admin => ScopeSet::all_api_key_scopes(),
+            Role::Member => ScopeSet::new([
+                LinksRead,
+                LinksWrite,
+                DomainsRead,
+                DomainsWrite,
+                AnalyticsRead,
+                WebhooksRead,
+                WebhooksWrite,
+                ConnectionsRead,
+                ConnectionsWrite,
+                EventsRead,
+            ]),
+            Role::Viewer => ScopeSet::new([
+                LinksRead,
+                DomainsRead,
+                AnalyticsRead,
+                WebhooksRead,
+                ConnectionsRead,
+                EventsRead,
+            ]),
+        }
+    }
+
+    /// Viewers look; everyone else may change things their scopes allow.
+    pub fn can_write(self) -> bool {
+        self != Role::Viewer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +222,24 @@ mod tests {
         let install = ScopeSet::new(Scope::INSTALLATION.iter().copied());
         assert!(!install.allows(Scope::LinksWrite));
         assert!(!install.allows(Scope::Admin));
+    }
+
+    #[test]
+    fn viewers_only_read_and_members_never_administer() {
+        let writes = [
+            Scope::LinksWrite,
+            Scope::DomainsWrite,
+            Scope::WebhooksWrite,
+            Scope::ConnectionsWrite,
+            Scope::Admin,
+        ];
+        let viewer = Role::Viewer.scopes();
+        assert!(writes.iter().all(|s| !viewer.allows(*s)));
+        assert!(viewer.allows(Scope::WebhooksRead) && viewer.allows(Scope::EventsRead));
+        assert!(!Role::Viewer.can_write());
+        let member = Role::Member.scopes();
+        assert!(member.allows(Scope::WebhooksWrite) && !member.allows(Scope::Admin));
+        assert!(Role::Owner.scopes().allows(Scope::Admin));
+        assert!(Role::Admin.scopes().allows(Scope::Admin));
     }
 }

@@ -2,13 +2,14 @@
 
 use anyhow::{anyhow, bail, Context};
 use linkwire_contract::{
-    format_timestamp, Clock, OrganizationId, Plan, Scope, ScopeSet, SystemClock, WorkspaceId,
+    format_timestamp, Clock, OrganizationId, Plan, Role, Scope, ScopeSet, SystemClock, WorkspaceId,
 };
 use linkwire_store::{CredentialKind, Store, StoreOptions};
 
 use crate::auth;
-use crate::cli::{AdminArgs, AdminCommand, KeyCommand, OrgCommand, WorkspaceCommand};
+use crate::cli::{AdminArgs, AdminCommand, KeyCommand, OrgCommand, UserCommand, WorkspaceCommand};
 use crate::config::Settings;
+use crate::service::members;
 
 fn parse_plan(raw: &str) -> anyhow::Result<Plan> {
     raw.parse().map_err(|_| {
@@ -138,7 +139,71 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 );
             }
         }
+        AdminCommand::User(UserCommand::Create {
+            email,
+            role,
+            workspace,
+            name,
+            password_stdin,
+        }) => {
+            let role: Role = role.parse().map_err(|_| {
+                anyhow!("unknown role `{role}`: use owner, admin, member or viewer")
+            })?;
+            let ws = match workspace {
+                Some(w) => parse_id("workspace", &w)?,
+                None => match store.list_workspaces().await?.as_slice() {
+                    [only] => only.id,
+                    [] => bail!("no workspace yet: start `linkwire serve` once, or create one"),
+                    _ => bail!("several workspaces: say which with --workspace (see `linkwire admin workspace list`)"),
+                },
+            };
+            if store.tenant(ws).await?.is_none() {
+                bail!("no workspace {ws}");
+            }
+            let password = read_password(password_stdin)?;
+            let member = members::create(
+                &store,
+                members::NewMember {
+                    workspace_id: ws,
+                    email: &email,
+                    name: name.as_deref(),
+                    role,
+                    password: &password,
+                },
+                now,
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "member {} ({}) role={} workspace={}",
+                member.id, member.email, member.role, member.workspace_id
+            );
+        }
+        AdminCommand::User(UserCommand::List) => {
+            for ws in store.list_workspaces().await? {
+                for m in store.list_members(ws.id).await? {
+                    println!("{}\t{}\t{}\t{}", m.id, ws.id, m.role, m.email);
+                }
+            }
+        }
     }
     store.close().await;
     Ok(())
+}
+
+/// The new member's password: typed at a prompt without echo, or one line of stdin with --password-stdin
+/// (to pipe it from a secret store).
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::BufRead;
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let prompt = format!(
+        "Password for the new member (at least {} characters): ",
+        members::MIN_PASSWORD_LEN
+    );
+    rpassword::prompt_password(prompt)
+        .context("no terminal to ask for a password: pass --password-stdin and pipe it in")
 }

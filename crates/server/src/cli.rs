@@ -59,6 +59,31 @@ pub enum AdminCommand {
     /// Workspace API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Dashboard members (email and password sign-in).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a member who signs in to the dashboard at /dashboard.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// The workspace; may be left out when there is only one.
+        #[arg(long)]
+        workspace: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input instead of prompting for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List members of every workspace.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

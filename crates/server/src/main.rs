@@ -49,5 +49,13 @@ async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
             b.key_file.display()
         );
     }
+    if app.state().store.count_members().await? == 0 {
+        println!();
+        println!(
+            "  Dashboard: {}/dashboard. Add the first member (you will be asked for a password):",
+            settings.public_base()
+        );
+        println!("    linkwire admin user create --email you@example.com --role owner");
+    }
     app.run_until(app::shutdown_signal()).await
 }

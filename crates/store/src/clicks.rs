@@ -44,7 +44,55 @@ fn placeholders(rows: usize, cols: usize) -> String {
     s
 }
 
+/// One stored click as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecentClick {
+    pub clicked_at: Timestamp,
+    pub touch_type: String,
+    pub is_bot: bool,
+    pub country: Option<String>,
+    pub device_category: Option<String>,
+    pub browser_family: Option<String>,
+    pub os_family: Option<String>,
+    pub referrer_host: Option<String>,
+    pub social_source: Option<String>,
+}
+
 impl Store {
+    /// The newest clicks of one link, bots included (flagged), newest first.
+    pub async fn recent_clicks(
+        &self,
+        ws: WorkspaceId,
+        link: LinkId,
+        limit: u32,
+    ) -> Result<Vec<RecentClick>> {
+        let rows = sqlx::query(&format!(
+            "SELECT clicked_at, touch_type, is_bot, country, device_category, browser_family, os_family, \
+             referrer_host, social_source FROM clicks WHERE workspace_id = $1 AND link_id = $2 \
+             ORDER BY clicked_at DESC, id DESC LIMIT {}",
+            limit.clamp(1, 500)
+        ))
+        .bind(ws.to_string())
+        .bind(link.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecentClick {
+                    clicked_at: crate::rows::time(r, "clicked_at")?,
+                    touch_type: get(r, "touch_type")?,
+                    is_bot: crate::rows::flag(r, "is_bot")?,
+                    country: get(r, "country")?,
+                    device_category: get(r, "device_category")?,
+                    browser_family: get(r, "browser_family")?,
+                    os_family: get(r, "os_family")?,
+                    referrer_host: get(r, "referrer_host")?,
+                    social_source: get(r, "social_source")?,
+                })
+            })
+            .collect()
+    }
+
     /// Writes a batch of clicks and their events (human clicks only have one) in one transaction.
     pub async fn insert_clicks(&self, batch: &[(ClickRow, Option<EventRecord>)]) -> Result<()> {
         if batch.is_empty() {

@@ -287,6 +287,16 @@ pub struct EndpointStats {
     pub dead_lettered: i64,
 }
 
+/// Workspace-wide attempt outcomes in one time bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SeriesPoint {
+    pub bucket_start: Timestamp,
+    pub attempts: i64,
+    pub delivered: i64,
+    pub retries_scheduled: i64,
+    pub dead_lettered: i64,
+}
+
 impl Store {
     /// Claims up to `limit` due deliveries under a lease until `lease_until`, skipping `busy` endpoints.
     pub async fn claim_due(
@@ -756,6 +766,40 @@ impl Store {
                     attempts: get(r, "attempts")?,
                     delivered: get(r, "delivered")?,
                     failed_attempts: get(r, "failed")?,
+                    retries_scheduled: get(r, "retries")?,
+                    dead_lettered: get(r, "dead")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The same attempt outcomes as [`Store::delivery_stats`], summed over the workspace per time bucket of
+    /// `bucket_ms` (buckets start at multiples of it since the epoch; empty buckets are absent).
+    pub async fn delivery_series(
+        &self,
+        ws: WorkspaceId,
+        since: Timestamp,
+        bucket_ms: i64,
+    ) -> Result<Vec<SeriesPoint>> {
+        let rows = sqlx::query(&format!(
+            "SELECT (a.started_at / {bucket_ms}) * {bucket_ms} AS bucket, COUNT(*) AS attempts, \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT) AS delivered, \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome = 'retry' THEN 1 ELSE 0 END), 0) AS BIGINT) AS retries, \
+               CAST(COALESCE(SUM(CASE WHEN a.outcome IN ('dead_letter','unsubscribed') THEN 1 ELSE 0 END), 0) AS BIGINT) AS dead \
+             FROM attempts a JOIN endpoints e ON e.id = a.endpoint_id \
+             WHERE e.workspace_id = $1 AND a.started_at >= $2 GROUP BY 1 ORDER BY 1",
+            bucket_ms = bucket_ms.max(1)
+        ))
+        .bind(ws.to_string())
+        .bind(ms(since))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SeriesPoint {
+                    bucket_start: time(r, "bucket")?,
+                    attempts: get(r, "attempts")?,
+                    delivered: get(r, "delivered")?,
                     retries_scheduled: get(r, "retries")?,
                     dead_lettered: get(r, "dead")?,
                 })

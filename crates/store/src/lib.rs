@@ -13,6 +13,7 @@ mod domains;
 mod endpoints;
 mod events;
 mod links;
+mod members;
 mod migrate;
 mod notify;
 mod rows;
@@ -24,15 +25,16 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolOptions;
 use sqlx::{Any, AnyPool, Executor};
 
-pub use clicks::{AnalyticsFilter, AnalyticsReport, ClickRow, CountBy, DayCount};
+pub use clicks::{AnalyticsFilter, AnalyticsReport, ClickRow, CountBy, DayCount, RecentClick};
 pub use deliveries::{
     AttemptDisposition, AttemptRecord, AttemptRow, ClaimedDelivery, DeliveryFilter, DeliveryRow,
-    EndpointStats, NewDelivery,
+    EndpointStats, NewDelivery, SeriesPoint,
 };
 pub use domains::Domain;
 pub use endpoints::{Endpoint, EndpointFilter, EndpointKind, PreviousSecret};
 pub use events::EventFilter;
 pub use links::Link;
+pub use members::{Member, Session};
 pub use notify::Notice;
 pub use tenancy::{Credential, CredentialKind, NewCredential, Organization, Tenant, Workspace};
 

@@ -9,11 +9,13 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("migrations/sqlite_0001_foundation.sql")),
     (2, include_str!("migrations/sqlite_0002_webhooks.sql")),
     (3, include_str!("migrations/sqlite_0003_instance.sql")),
+    (4, include_str!("migrations/sqlite_0004_members.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres_0001_foundation.sql")),
     (2, include_str!("migrations/postgres_0002_webhooks.sql")),
     (3, include_str!("migrations/postgres_0003_instance.sql")),
+    (4, include_str!("migrations/postgres_0004_members.sql")),
 ];
 
 /// Arbitrary constant naming linkwire's migration lock.

@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(api)
+        .merge(crate::dashboard::router().layer(middleware::from_fn(request_id::layer)))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .fallback(redirect::redirect)

@@ -319,54 +319,6 @@ pub async fn stats(
     auth: Auth,
     Query(q): Query<StatsQuery>,
 ) -> AppResult<Json<Value>> {
-    auth.require(Scope::WebhooksRead)?;
-    let hours = q.window_hours.unwrap_or(24);
-    if !(1..=24 * 30).contains(&hours) {
-        return Err(AppError::validation("window_hours", "must be 1 to 720"));
-    }
-    let since = state.clock.now() - chrono::Duration::hours(i64::from(hours));
-    let per = state
-        .store
-        .delivery_stats(auth.workspace_id(), since)
-        .await?;
-    let dead_now = state.store.dead_letter_counts(auth.workspace_id()).await?;
-    let rate = |delivered: i64, attempts: i64| {
-        if attempts == 0 {
-            None
-        } else {
-            Some(delivered as f64 / attempts as f64)
-        }
-    };
-    let (mut t_attempts, mut t_delivered, mut t_retries, mut t_dead) = (0, 0, 0, 0);
-    let endpoints: Vec<Value> = per
-        .iter()
-        .map(|s| {
-            t_attempts += s.attempts;
-            t_delivered += s.delivered;
-            t_retries += s.retries_scheduled;
-            t_dead += s.dead_lettered;
-            json!({
-                "endpoint_id": s.endpoint_id,
-                "attempts": s.attempts,
-                "delivered": s.delivered,
-                "failed_attempts": s.failed_attempts,
-                "retry_attempts": s.retries_scheduled,
-                "dead_lettered": s.dead_lettered,
-                "dead_letter_items": dead_now.get(&s.endpoint_id).copied().unwrap_or(0),
-                "success_rate": rate(s.delivered, s.attempts),
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "window_hours": hours,
-        "totals": {
-            "attempts": t_attempts,
-            "delivered": t_delivered,
-            "retry_attempts": t_retries,
-            "dead_lettered": t_dead,
-            "dead_letter_items": dead_now.values().sum::<i64>(),
-            "success_rate": rate(t_delivered, t_attempts),
-        },
-        "endpoints": endpoints,
-    })))
+    let report = webhooks::stats(&state, &auth, q.window_hours.unwrap_or(24)).await?;
+    Ok(Json(serde_json::to_value(report).expect("stats serialize")))
 }

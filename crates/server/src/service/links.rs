@@ -1,8 +1,6 @@
 //! Link lifecycle: create, update, delete, takedown and restore. Each writes the link and exactly the
 //! event contract §2 names in one transaction, then invalidates the redirect cache.
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use linkwire_contract::link::LinkSource;
 use linkwire_contract::payload::{
     EventData, FieldChange, LinkCreated, LinkRef, LinkTakedownUpdated, LinkUpdated,
@@ -129,19 +127,11 @@ fn hash_password(password: &str) -> AppResult<String> {
             format!("must be 1 to {MAX_PASSWORD_LEN} characters"),
         ));
     }
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+    crate::password::hash(password)
 }
 
 pub fn password_matches(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    crate::password::matches(hash, password)
 }
 
 fn generated_code() -> String {

@@ -5,6 +5,7 @@ pub mod destinations;
 pub mod domains;
 pub mod integrations;
 pub mod links;
+pub mod members;
 pub mod samples;
 pub mod webhooks;
 

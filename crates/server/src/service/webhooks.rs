@@ -392,3 +392,79 @@ pub async fn recover(
     state.engine.wake();
     Ok(missed.len())
 }
+
+/// Delivery health over a window: one figure per endpoint, and the workspace totals.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatsReport {
+    pub window_hours: u32,
+    pub totals: StatsFigures,
+    pub endpoints: Vec<EndpointFigures>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StatsFigures {
+    pub attempts: i64,
+    pub delivered: i64,
+    pub retry_attempts: i64,
+    pub dead_lettered: i64,
+    /// Deliveries sitting in dead letter now (replayable), whatever the window.
+    pub dead_letter_items: i64,
+    /// Delivered attempts over all attempts in the window; `None` without attempts.
+    pub success_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EndpointFigures {
+    pub endpoint_id: String,
+    pub failed_attempts: i64,
+    #[serde(flatten)]
+    pub figures: StatsFigures,
+}
+
+fn success_rate(delivered: i64, attempts: i64) -> Option<f64> {
+    (attempts > 0).then(|| delivered as f64 / attempts as f64)
+}
+
+pub const MAX_STATS_WINDOW_HOURS: u32 = 24 * 30;
+
+pub async fn stats(state: &AppState, auth: &Auth, window_hours: u32) -> AppResult<StatsReport> {
+    auth.require(linkwire_contract::Scope::WebhooksRead)?;
+    if !(1..=MAX_STATS_WINDOW_HOURS).contains(&window_hours) {
+        return Err(AppError::validation("window_hours", "must be 1 to 720"));
+    }
+    let since = state.clock.now() - chrono::Duration::hours(i64::from(window_hours));
+    let per = state
+        .store
+        .delivery_stats(auth.workspace_id(), since)
+        .await?;
+    let dead_now = state.store.dead_letter_counts(auth.workspace_id()).await?;
+    let mut totals = StatsFigures::default();
+    let endpoints = per
+        .iter()
+        .map(|s| {
+            totals.attempts += s.attempts;
+            totals.delivered += s.delivered;
+            totals.retry_attempts += s.retries_scheduled;
+            totals.dead_lettered += s.dead_lettered;
+            EndpointFigures {
+                endpoint_id: s.endpoint_id.clone(),
+                failed_attempts: s.failed_attempts,
+                figures: StatsFigures {
+                    attempts: s.attempts,
+                    delivered: s.delivered,
+                    retry_attempts: s.retries_scheduled,
+                    dead_lettered: s.dead_lettered,
+                    dead_letter_items: dead_now.get(&s.endpoint_id).copied().unwrap_or(0),
+                    success_rate: success_rate(s.delivered, s.attempts),
+                },
+            }
+        })
+        .collect();
+    totals.dead_letter_items = dead_now.values().sum();
+    totals.success_rate = success_rate(totals.delivered, totals.attempts);
+    Ok(StatsReport {
+        window_hours,
+        totals,
+        endpoints,
+    })
+}
