@@ -105,6 +105,8 @@ pub fn random_token() -> String {
 
 /// Starts a session; returns the cookie value (shown to the browser only).
 pub async fn start_session(store: &Store, member: &Member, now: Timestamp) -> AppResult<String> {
+    // Sign-ins are rare: a good moment to forget sessions that have expired.
+    store.prune_sessions(now).await?;
     let token = random_token();
     store
         .create_session(

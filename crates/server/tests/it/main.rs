@@ -6,6 +6,7 @@ mod shared;
 mod bots;
 mod common;
 mod compat;
+mod dashboard;
 mod domains;
 mod events;
 mod links;

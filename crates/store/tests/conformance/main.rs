@@ -7,11 +7,11 @@ use linkwire_contract::link::LinkSource;
 use linkwire_contract::payload::{EventData, LinkRef, LinkUpdated};
 use linkwire_contract::{
     ApiKeyId, DeliveryStatus, DestinationUrl, DomainId, EndpointId, EventRecord, EventType, LinkId,
-    LinkStatus, Plan, RedirectStatus, ScopeSet, TouchType, UtmParams,
+    LinkStatus, Plan, RedirectStatus, Role, ScopeSet, TouchType, UserId, UtmParams,
 };
 use linkwire_store::{
     AnalyticsFilter, AttemptDisposition, AttemptRecord, ClickRow, CredentialKind, DeliveryFilter,
-    Endpoint, EndpointKind, EventFilter, Link, NewCredential, Store, StoreError, Tenant,
+    Endpoint, EndpointKind, EventFilter, Link, Member, NewCredential, Store, StoreError, Tenant,
 };
 use support::{t, tenant, TestDb};
 
@@ -143,6 +143,57 @@ async fn tenancy_and_credentials(db: &TestDb) {
         )
         .await
         .unwrap());
+}
+
+async fn members_and_sessions(db: &TestDb) {
+    let s = &db.store;
+    let ten = tenant(s, Plan::Enterprise).await;
+    let member = Member {
+        id: UserId::new(),
+        workspace_id: ten.workspace.id,
+        email: "ops@example.com".into(),
+        name: "Ops".into(),
+        role: Role::Viewer,
+        password_hash: "$argon2id$stand-in".into(),
+        created_at: t(0),
+        disabled_at: None,
+    };
+    s.create_member(&member).await.unwrap();
+    assert_eq!(s.count_members().await.unwrap(), 1);
+    let twin = Member {
+        id: UserId::new(),
+        ..member.clone()
+    };
+    assert!(matches!(
+        s.create_member(&twin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.member_by_email("ops@example.com").await.unwrap(),
+        Some(member.clone())
+    );
+    assert_eq!(s.list_members(ten.workspace.id).await.unwrap().len(), 1);
+
+    s.create_session("hash-a", member.id, "csrf-a", t(1), t(100))
+        .await
+        .unwrap();
+    s.create_session("hash-b", member.id, "csrf-b", t(1), t(10))
+        .await
+        .unwrap();
+    let live = s.session("hash-a", t(50)).await.unwrap().unwrap();
+    assert_eq!(live.member, member);
+    assert_eq!(live.csrf_token, "csrf-a");
+    assert!(
+        s.session("hash-b", t(50)).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(s.session("hash-x", t(50)).await.unwrap().is_none());
+    assert_eq!(s.prune_sessions(t(50)).await.unwrap(), 1);
+    s.delete_session("hash-a").await.unwrap();
+    assert!(
+        s.session("hash-a", t(50)).await.unwrap().is_none(),
+        "signed out"
+    );
 }
 
 async fn links_events_and_versions(db: &TestDb) {
@@ -528,6 +579,27 @@ async fn fan_out_claims_and_outcomes(db: &TestDb) {
         ),
         (3, 1, 1, 1)
     );
+    // The dashboard's chart series: the same outcomes, bucketed by hour (all three attempts in one).
+    let series = s
+        .delivery_series(ten.workspace.id, t(0), 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].bucket_start, t(0));
+    assert_eq!(
+        (
+            series[0].attempts,
+            series[0].delivered,
+            series[0].retries_scheduled,
+            series[0].dead_lettered
+        ),
+        (3, 1, 1, 1)
+    );
+    assert!(s
+        .delivery_series(ten.workspace.id, t(13), 3_600_000)
+        .await
+        .unwrap()
+        .is_empty());
     let dead = s
         .list_deliveries(
             ten.workspace.id,
@@ -636,6 +708,7 @@ async fn concurrent_open_migrates_once(db: &TestDb) {
 
 storage_tests!(
     tenancy_and_credentials,
+    members_and_sessions,
     links_events_and_versions,
     domains_and_state_events,
     click_batches_and_analytics,

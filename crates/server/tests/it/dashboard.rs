@@ -1,0 +1,323 @@
+//! The dashboard over plain HTTP: sign-in, cookie attributes, CSRF and role checks. The same flows in a
+//! real browser are in `tests/browser`.
+
+use linkwire_contract::Role;
+use linkwire_server::service::members::{self, NewMember};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Method, Response};
+
+use crate::common::*;
+
+const PASSWORD: &str = "a long enough password";
+
+async fn add_member(app: &TestApp, email: &str, role: Role) {
+    let me = app.json(app.api(Method::GET, "/api/v1/whoami"), 200).await;
+    members::create(
+        &app.store,
+        NewMember {
+            workspace_id: s(&me["workspace_id"]).parse().unwrap(),
+            email,
+            name: None,
+            role,
+            password: PASSWORD,
+        },
+        start_time(),
+    )
+    .await
+    .expect("member created");
+}
+
+fn set_cookies(resp: &Response) -> Vec<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `name=value` of a Set-Cookie header.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The value of the first hidden `_csrf` field of a page.
+fn csrf_field(html: &str) -> String {
+    let at = html.find(r#"name="_csrf" value=""#).expect("a CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in through the login form; returns the session cookie pair and the Set-Cookie header.
+async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
+    let page = app
+        .client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = cookie_pair(&set_cookies(&page)[0]);
+    let token = csrf_field(&page.text().await.unwrap());
+    let resp = app
+        .client
+        .post(app.url("/dashboard/login"))
+        .header(COOKIE, &login_cookie)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+            ("next", "/dashboard/links"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/dashboard/links");
+    let session = set_cookies(&resp)
+        .into_iter()
+        .find(|c| c.starts_with("lw_session="))
+        .expect("a session cookie");
+    (cookie_pair(&session), session)
+}
+
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let resp = app
+        .client
+        .get(app.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> Response {
+    app.client
+        .post(app.url(path))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_locked_down_session_cookie_and_sign_out_ends_it() {
+    let app = TestApp::spawn().await;
+    add_member(&app, "Owner@Example.com", Role::Owner).await;
+
+    let anonymous = app
+        .client
+        .get(app.url("/dashboard/webhooks"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(
+        anonymous.headers()[LOCATION],
+        "/dashboard/login?next=%2Fdashboard%2Fwebhooks"
+    );
+
+    let (cookie, header) = sign_in(&app, "owner@EXAMPLE.com").await;
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/dashboard",
+        "Max-Age=43200",
+    ] {
+        assert!(
+            header.contains(attribute),
+            "{attribute} missing in {header}"
+        );
+    }
+    assert!(
+        !header.contains("Secure"),
+        "plain-http public URL: no Secure flag ({header})"
+    );
+
+    let resp = app
+        .client
+        .get(app.url("/dashboard"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("owner@example.com"));
+
+    let token = csrf_field(&html);
+    let out = post(&app, &cookie, "/dashboard/logout", &[("_csrf", &token)]).await;
+    assert_eq!(out.status(), 303);
+    assert!(set_cookies(&out)
+        .iter()
+        .any(|c| c.starts_with("lw_session=;") && c.contains("Max-Age=0")));
+    let (status, _) = page(&app, &cookie, "/dashboard").await;
+    assert_eq!(status, 303, "the old cookie no longer signs in");
+}
+
+#[tokio::test]
+async fn wrong_passwords_unknown_members_and_missing_login_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    add_member(&app, "ops@example.com", Role::Admin).await;
+    let page = app
+        .client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = cookie_pair(&set_cookies(&page)[0]);
+    let token = csrf_field(&page.text().await.unwrap());
+    for (email, password) in [
+        ("ops@example.com", "wrong password!"),
+        ("nobody@example.com", PASSWORD),
+    ] {
+        let resp = app
+            .client
+            .post(app.url("/dashboard/login"))
+            .header(COOKIE, &login_cookie)
+            .form(&[
+                ("_csrf", token.as_str()),
+                ("email", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        assert!(set_cookies(&resp)
+            .iter()
+            .all(|c| !c.starts_with("lw_session=")));
+        assert!(resp.text().await.unwrap().contains("do not match a member"));
+    }
+    // Without the login form's double-submit cookie, the right password is refused too.
+    let resp = app
+        .client
+        .post(app.url("/dashboard/login"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", "ops@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // An open redirect after sign-in is not followed.
+    let resp = app
+        .client
+        .post(app.url("/dashboard/login"))
+        .header(COOKIE, &login_cookie)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", "ops@example.com"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()[LOCATION], "/dashboard");
+}
+
+#[tokio::test]
+async fn forms_need_the_session_token_and_viewers_change_nothing() {
+    let app = TestApp::spawn().await;
+    add_member(&app, "editor@example.com", Role::Member).await;
+    add_member(&app, "viewer@example.com", Role::Viewer).await;
+    let (editor, _) = sign_in(&app, "editor@example.com").await;
+    let (_, html) = page(&app, &editor, "/dashboard/links").await;
+    let token = csrf_field(&html);
+
+    let form = [("long_url", "https://example.com/from-the-dashboard")];
+    assert_eq!(
+        post(&app, &editor, "/dashboard/links", &form)
+            .await
+            .status(),
+        403,
+        "no token"
+    );
+    let forged = [
+        ("_csrf", "f".repeat(64)),
+        ("long_url", "https://example.com/x".into()),
+    ];
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        post(&app, &editor, "/dashboard/links", &forged)
+            .await
+            .status(),
+        403,
+        "wrong token"
+    );
+    let ok = post(
+        &app,
+        &editor,
+        "/dashboard/links",
+        &[("_csrf", &token), form[0]],
+    )
+    .await;
+    assert_eq!(ok.status(), 303);
+    assert!(ok.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/dashboard/links/"));
+    let links = app.json(app.api(Method::GET, "/api/v1/links"), 200).await;
+    assert_eq!(links["links"].as_array().unwrap().len(), 1);
+    let events = app
+        .json(
+            app.api(Method::GET, "/api/v1/events?type=link.created"),
+            200,
+        )
+        .await;
+    assert_eq!(events["events"][0]["data"]["source"], "dashboard");
+
+    // Members are not admins: API keys are out of reach.
+    assert_eq!(page(&app, &editor, "/dashboard/api-keys").await.0, 403);
+
+    let (viewer, _) = sign_in(&app, "viewer@example.com").await;
+    let (status, html) = page(&app, &viewer, "/dashboard/links").await;
+    assert_eq!(status, 200);
+    assert!(
+        !html.contains(r#"action="/dashboard/links""#),
+        "no create form for a viewer"
+    );
+    let token = csrf_field(&html);
+    let resp = post(
+        &app,
+        &viewer,
+        "/dashboard/links",
+        &[("_csrf", &token), ("long_url", "https://example.com/v")],
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let links = app.json(app.api(Method::GET, "/api/v1/links"), 200).await;
+    assert_eq!(
+        links["links"].as_array().unwrap().len(),
+        1,
+        "the viewer created nothing"
+    );
+}
+
+#[tokio::test]
+async fn an_https_public_url_marks_cookies_secure() {
+    let app =
+        TestApp::spawn_with(|s| s.public_url = "https://go.example.com".parse().unwrap()).await;
+    let page = app
+        .client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = &set_cookies(&page)[0];
+    assert!(
+        cookie.starts_with("lw_login_csrf=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+}
