@@ -97,7 +97,7 @@ test("sign in with the keyboard, see who is signed in, sign out, and a wrong pas
   await signIn(ownerPage, OWNER);
 });
 
-test("add an endpoint and see its secret exactly once; the secret signs the test event", async () => {
+test("add an endpoint and see its secret exactly once; test-send, edit and rotate it", async () => {
   const page = ownerPage;
   await page.goto(`${lw.baseUrl}/dashboard/webhooks`);
   await screenshot(page, "webhooks-empty");
@@ -138,9 +138,34 @@ test("add an endpoint and see its secret exactly once; the secret signs the test
   const ts = test.headers["x-nim-timestamp"];
   const expected = createHmac("sha256", secret).update(`${ts}.${test.body}`).digest("hex");
   assert.ok(test.headers["x-nim-signature"].split(",").includes(`v1=${expected}`), "signed with the secret shown once");
+
+  // Edit: a new name, one event type fewer.
+  await page.getByText("Edit endpoint").click();
+  await page.getByLabel("Name", { exact: true }).fill("CRM (production)");
+  await page.getByLabel(/^link\.updated/).uncheck();
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/notice=saved/);
+  assert.equal(await page.getByRole("heading", { level: 1 }).innerText(), "CRM (production)");
+  const { body } = await lw.api("GET", `/api/v1/webhooks/endpoints/${ids.crm}`);
+  assert.deepEqual(body.endpoint.subscriptions, ["link.created"]);
+
+  // Rotate with an overlap: the new secret is shown once, and both secrets sign the next test event.
+  await page.getByLabel("Old secret keeps signing for").selectOption("24");
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: "Rotate secret" }).click();
+  const rotated = await page.getByTestId("secret").inputValue();
+  assert.match(rotated, /^whsec_/);
+  assert.notEqual(rotated, secret);
+  await screenshot(page, "webhook-rotated");
+  await page.getByRole("link", { name: "Go to the endpoint" }).click();
+  await page.getByRole("button", { name: "Send test event" }).click();
+  await page.getByTestId("test-result").waitFor();
+  const second = receiver.received.filter((r) => r.path === "/crm" && r.json?.type === "nim.webhook.test").at(-1);
+  const sign = (key) => `v1=${createHmac("sha256", key).update(`${second.headers["x-nim-timestamp"]}.${second.body}`).digest("hex")}`;
+  assert.equal(second.headers["x-nim-signature"], `${sign(rotated)},${sign(secret)}`, "new secret first, old one during the overlap");
 });
 
-test("a failing endpoint's dead-lettered delivery is replayed from its history", async () => {
+test("a failing endpoint's dead-lettered delivery is replayed from its history, one and all", async () => {
   const page = ownerPage;
   receiver.statusFor["/flaky"] = 503;
   await page.goto(`${lw.baseUrl}/dashboard/webhooks/new`);
@@ -191,6 +216,14 @@ test("a failing endpoint's dead-lettered delivery is replayed from its history",
     return /delivered/.test(await page.getByTestId("delivery-status").innerText());
   });
   await screenshot(page, "delivery-replayed");
+
+  // The original is still a dead letter; "replay all" queues it once more.
+  await page.goto(`${lw.baseUrl}/dashboard/webhooks/${ids.flaky}`);
+  await page.getByRole("button", { name: "Replay all 1 dead-lettered" }).click();
+  await page.waitForURL(/notice=replayed_all/);
+  await waitUntil("the second replay to arrive", () =>
+    receiver.received.filter((r) => r.path === "/flaky" && r.json?.id === dead.event_id && r.headers["x-nim-delivery-reason"] === "replay").length === 2,
+  );
 });
 
 test("disable and enable an endpoint", async () => {
