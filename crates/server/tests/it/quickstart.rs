@@ -143,9 +143,18 @@ async fn readme_quickstart_works_against_the_real_binary() {
         .unwrap();
     assert!(status.success());
     let start = Instant::now();
-    let exit = tokio::time::timeout(Duration::from_secs(20), server.wait())
+    let exit = tokio::time::timeout(Duration::from_secs(20), server.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("no exit {:?} after SIGTERM", start.elapsed()))
         .unwrap();
-    assert!(exit.success(), "{exit:?}");
+    assert!(exit.status.success(), "{:?}", exit.status);
+
+    // The first-start banner: the key once, and how to become the dashboard's first member.
+    let banner = String::from_utf8_lossy(&exit.stdout);
+    assert_eq!(banner.matches(&key).count(), 1, "{banner}");
+    assert!(banner.contains(&format!("{base}/dashboard")), "{banner}");
+    assert!(
+        banner.contains("linkwire admin user create --email you@example.com --role owner"),
+        "{banner}"
+    );
 }
