@@ -28,22 +28,6 @@ const CLICK_COLUMNS: usize = 18;
 const CHUNK: usize = crate::rows_per_statement(CLICK_COLUMNS);
 const EVENT_COLUMNS: usize = 7;
 
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        s.push_str(if r == 0 { "(" } else { ",(" });
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// One stored click as the dashboard lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecentClick {
@@ -99,12 +83,13 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin().await?;
+        let ph = crate::Placeholders::for_backend(self.backend);
         for chunk in batch.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO clicks (link_id, workspace_id, clicked_at, touch_type, is_bot, country, device_category, \
                  browser_family, os_family, referrer_host, social_source, utm_source, utm_medium, utm_campaign, \
                  utm_term, utm_content, visitor_hash, event_id) VALUES {}",
-                placeholders(chunk.len(), CLICK_COLUMNS)
+                ph.rows(chunk.len(), CLICK_COLUMNS, 0)
             );
             let mut q = sqlx::query(&sql);
             for (c, ev) in chunk {
@@ -133,7 +118,7 @@ impl Store {
             if !events.is_empty() {
                 let sql = format!(
                     "INSERT INTO events (id, organization_id, workspace_id, type, link_id, created_at, body) VALUES {}",
-                    placeholders(events.len(), EVENT_COLUMNS)
+                    ph.rows(events.len(), EVENT_COLUMNS, 0)
                 );
                 let mut q = sqlx::query(&sql);
                 for e in &events {

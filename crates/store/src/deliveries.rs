@@ -21,22 +21,8 @@ pub const AUTO_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
 /// Rows per multi-row INSERT (deliveries and attempts both have ten bound columns).
 const CHUNK: usize = crate::rows_per_statement(10);
 
-fn placeholders(rows: usize, cols: usize, offset: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            format!(
-                "({})",
-                (0..cols)
-                    .map(|c| format!("${}", offset + r * cols + c + 1))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn list(n: usize, offset: usize) -> String {
+/// `$offset+1,…`: numbered placeholders, for the short lists that follow numbered parameters.
+fn numbered_list(n: usize, offset: usize) -> String {
     (1..=n)
         .map(|i| format!("${}", i + offset))
         .collect::<Vec<_>>()
@@ -60,11 +46,12 @@ async fn insert_deliveries(
     rows: &[NewDelivery],
     now: Timestamp,
 ) -> Result<()> {
+    let ph = crate::Placeholders::of(tx);
     for chunk in rows.chunks(CHUNK) {
         // `attempts` starts at 0 and goes in as a literal; the other ten columns are bound.
         let values = (0..chunk.len())
             .map(|r| {
-                let p = |c: usize| format!("${}", r * 10 + c + 1);
+                let p = |c: usize| ph.param(r * 10 + c + 1);
                 format!(
                     "({},{},{},{},{},{},{},0,{},{},{})",
                     p(0),
@@ -309,7 +296,7 @@ impl Store {
         let exclude = if busy.is_empty() {
             String::new()
         } else {
-            format!(" AND endpoint_id NOT IN ({})", list(busy.len(), 3))
+            format!(" AND endpoint_id NOT IN ({})", numbered_list(busy.len(), 3))
         };
         let lock = match self.backend {
             Backend::Sqlite => "",
@@ -348,10 +335,11 @@ impl Store {
         event_ids.sort();
         event_ids.dedup();
         let mut bodies: HashMap<String, String> = HashMap::with_capacity(event_ids.len());
+        let ph = crate::Placeholders::for_backend(self.backend);
         for chunk in event_ids.chunks(crate::rows_per_statement(1)) {
             let sql = format!(
                 "SELECT id, body FROM events WHERE id IN ({})",
-                list(chunk.len(), 0)
+                ph.list(chunk.len(), 0)
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -378,6 +366,7 @@ impl Store {
             return Ok(disabled);
         }
         let mut tx = self.begin().await?;
+        let ph = crate::Placeholders::for_backend(self.backend);
         // One set-based UPDATE per chunk of outcomes. A retry of a delivery whose endpoint was disabled
         // meanwhile waits as `paused`.
         for chunk in records.chunks(crate::rows_per_statement(8)) {
@@ -387,7 +376,7 @@ impl Store {
                  attempts = v.column3, next_attempt_at = v.column4, locked_until = NULL, last_status_code = v.column5, \
                  last_error = v.column6, updated_at = v.column7, finished_at = v.column8 \
                  FROM (VALUES {}) AS v WHERE deliveries.id = v.column1",
-                placeholders(chunk.len(), 8, 0)
+                ph.rows(chunk.len(), 8, 0)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -422,7 +411,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO attempts (delivery_id, attempt, endpoint_id, started_at, latency_ms, status_code, error_class, \
                  response_snippet, outcome, next_attempt_at) VALUES {} ON CONFLICT (delivery_id, attempt) DO NOTHING",
-                placeholders(chunk.len(), 10, 0)
+                ph.rows(chunk.len(), 10, 0)
             );
             let mut q = sqlx::query(&sql);
             for r in chunk {
@@ -536,10 +525,11 @@ impl Store {
 
     /// Gives claimed deliveries back unsent (the claimer has no room for them now).
     pub async fn release_claims(&self, ids: &[DeliveryId]) -> Result<()> {
+        let ph = crate::Placeholders::for_backend(self.backend);
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "UPDATE deliveries SET status = 'pending', locked_until = NULL WHERE status = 'delivering' AND id IN ({})",
-                list(chunk.len(), 0)
+                ph.list(chunk.len(), 0)
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -723,7 +713,7 @@ impl Store {
             "SELECT ev.id, ev.type FROM events ev WHERE ev.workspace_id = $1 AND ev.created_at >= $2 \
              AND ev.type IN ({}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id \
              AND d.endpoint_id = $3 AND d.status = 'delivered') ORDER BY ev.id LIMIT {}",
-            list(types.len(), 3),
+            numbered_list(types.len(), 3),
             limit.clamp(1, 100_000)
         );
         let mut q = sqlx::query(&sql)

@@ -197,10 +197,9 @@ fn sqlite_pool(max: u32, options: &StoreOptions) -> PoolOptions<Any> {
     )
 }
 
-/// Bound parameters per multi-row statement. Binding slows down much faster than linearly with the number
-/// of parameters in one SQLite statement (measured: 200-row click inserts ran at 8.7k rows/s, 20-row ones at
-/// 41k rows/s), so batches are cut into statements of a few hundred parameters.
-const MAX_PARAMS_PER_STATEMENT: usize = 360;
+/// Bound parameters per multi-row statement: large enough that a batch is a few statements, small enough
+/// for PostgreSQL's planner and SQLite's default limits.
+const MAX_PARAMS_PER_STATEMENT: usize = 900;
 
 pub(crate) const fn rows_per_statement(columns: usize) -> usize {
     let rows = MAX_PARAMS_PER_STATEMENT / columns;
@@ -208,6 +207,61 @@ pub(crate) const fn rows_per_statement(columns: usize) -> usize {
         1
     } else {
         rows
+    }
+}
+
+/// Placeholders of generated statements. SQLite gets anonymous `?`: binding a numbered `$N` makes sqlx ask
+/// SQLite for each parameter's name, a lookup that walks every name in the statement, so a statement of n
+/// numbered parameters binds in O(n²) (it was the click writer's largest cost). PostgreSQL needs `$N`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placeholders {
+    backend: Backend,
+}
+
+impl Placeholders {
+    pub(crate) fn for_backend(backend: Backend) -> Self {
+        Self { backend }
+    }
+
+    /// The placeholders of a connection inside a transaction (which knows its driver).
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Self {
+        Self::for_backend(if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        })
+    }
+
+    /// The placeholder of the `n`th (1-based) bound value.
+    pub(crate) fn param(self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
+    /// `(…),(…)`: `rows` rows of `cols` values, numbered from `first + 1`.
+    pub(crate) fn rows(self, rows: usize, cols: usize, first: usize) -> String {
+        let mut s = String::with_capacity(rows * cols * 5);
+        for r in 0..rows {
+            s.push_str(if r == 0 { "(" } else { ",(" });
+            for c in 0..cols {
+                if c > 0 {
+                    s.push(',');
+                }
+                s.push_str(&self.param(first + r * cols + c + 1));
+            }
+            s.push(')');
+        }
+        s
+    }
+
+    /// `…,…`: `n` values numbered from `first + 1`, for `IN (…)`.
+    pub(crate) fn list(self, n: usize, first: usize) -> String {
+        (1..=n)
+            .map(|i| self.param(first + i))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
