@@ -7,6 +7,7 @@
 //! Must not: know about HTTP, build payloads, or read the clock (callers pass `now`).
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 mod clicks;
 mod deliveries;
 mod domains;
@@ -117,6 +118,7 @@ impl Store {
                 let reader = sqlite_pool(options.max_connections.max(1), options)
                     .connect(&url)
                     .await?;
+                checkpoint::spawn(reader.clone());
                 Store {
                     backend,
                     url: url.as_str().into(),
@@ -188,7 +190,8 @@ fn sqlite_pool(max: u32, options: &StoreOptions) -> PoolOptions<Any> {
             Box::pin(async move {
                 conn.execute(sqlx::raw_sql(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+                     PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
                 ))
                 .await?;
                 Ok(())

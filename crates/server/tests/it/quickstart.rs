@@ -31,7 +31,7 @@ async fn readme_quickstart_works_against_the_real_binary() {
     // (outgoing connections use the same range): start over on a new port if the child exits early.
     let client = reqwest::Client::new();
     let mut attempt = 0;
-    let (mut server, port, base) = loop {
+    let (server, port, base) = loop {
         attempt += 1;
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
