@@ -116,7 +116,8 @@ pub async fn run(opts: &DeliveryOptions) -> Result<bool> {
                     b.rss_mb, b.rss_peak_mb
                 );
                 println!(
-                    "    drain after the receiver opened: {} delivered{} in {:.2} s from opening = {} deliveries/s ({} /s from first to last arrival)",
+                    "    drain after the receiver opened (and retry-now brought {} waiting retries forward): {} delivered{} in {:.2} s from opening = {} deliveries/s ({} /s from first to last arrival)",
+                    thousands(b.rescheduled),
                     thousands(b.delivered),
                     if b.complete { "" } else { " INCOMPLETE" },
                     b.from_open.as_secs_f64(),
@@ -464,6 +465,8 @@ struct Backlog {
     delivered: u64,
     from_open: Duration,
     first_to_last: Duration,
+    /// Retries brought forward by retry-now when the receiver opened.
+    rescheduled: u64,
     complete: bool,
 }
 
@@ -518,8 +521,25 @@ async fn backlog(opts: &DeliveryOptions) -> Result<Backlog> {
     rss_peak = rss_peak.max(rss);
     store.close().await;
 
+    // The receiver is back; the operator sends the waiting retries now rather than at their scheduled
+    // time (30 s after each first attempt), so the figure is the engine's drain rate, not the schedule's.
     let receiver = Receiver::start_at(dead)?;
     let opened = now_us();
+    // Attempts already in flight against the closed port fail after that call and schedule their
+    // retry 30 s out; retry-now is repeated (as an operator would) until it finds nothing waiting.
+    let endpoint_ids = server.endpoint_ids().await?;
+    let mut rescheduled = 0;
+    for _round in 0..20 {
+        let mut this_round = 0;
+        for id in &endpoint_ids {
+            this_round += server.retry_now(id).await?;
+        }
+        rescheduled += this_round;
+        if this_round == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let complete = wait_for(&receiver, expected, Duration::from_secs(600)).await;
     let arrivals = receiver.take();
     let _ = server.stop().await;
@@ -535,6 +555,7 @@ async fn backlog(opts: &DeliveryOptions) -> Result<Backlog> {
         delivered: unique(&arrivals),
         from_open: Duration::from_micros((last - opened).max(1) as u64),
         first_to_last: Duration::from_micros((last - first).max(1) as u64),
+        rescheduled,
         complete,
     })
 }

@@ -140,6 +140,39 @@ impl LinkwireServer {
         ))
     }
 
+    /// The ids of every webhook endpoint of the bootstrap workspace.
+    pub async fn endpoint_ids(&self) -> Result<Vec<String>> {
+        let body = client::get(
+            self.addr,
+            "/api/v1/webhooks/endpoints",
+            Some(&self.admin_key),
+        )
+        .await?
+        .json(StatusCode::OK)
+        .context("GET /api/v1/webhooks/endpoints")?;
+        body["endpoints"]
+            .as_array()
+            .context("no endpoints array")?
+            .iter()
+            .map(|e| string_field(e, "/id"))
+            .collect()
+    }
+
+    /// `POST …/{id}/retry-now`: the endpoint's waiting retries become due now.
+    pub async fn retry_now(&self, endpoint_id: &str) -> Result<u64> {
+        let path = format!("/api/v1/webhooks/endpoints/{endpoint_id}/retry-now");
+        let body = client::post_json(
+            self.addr,
+            &path,
+            Some(&self.admin_key),
+            &serde_json::json!({}),
+        )
+        .await?
+        .json(StatusCode::OK)
+        .with_context(|| format!("POST {path}"))?;
+        body["rescheduled"].as_u64().context("no rescheduled count")
+    }
+
     /// The value of one Prometheus sample from `GET /metrics` (e.g. `linkwire_click_queue_depth`).
     pub async fn metric(&self, name: &str) -> Result<f64> {
         let reply = client::get(self.addr, "/metrics", None).await?;

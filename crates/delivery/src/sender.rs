@@ -97,6 +97,9 @@ impl SendResult {
     }
 }
 
+/// The engine's default global limit of attempts in flight (`EngineConfig::max_in_flight`).
+const IDLE_CONNECTIONS_PER_HOST: usize = 512;
+
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
@@ -110,7 +113,10 @@ impl Sender {
             .timeout(config.attempt_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(guard::resolver(config.allow_private))
-            .pool_max_idle_per_host(64)
+            // Many endpoints often share one host (every Zapier hook is on hooks.zapier.com): keep as
+            // many idle connections per host as attempts can be in flight, or each attempt past the
+            // limit pays a new TCP (and TLS) handshake.
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST)
             .tcp_nodelay(true)
             .build()?;
         Ok(Self { client, config })

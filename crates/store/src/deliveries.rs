@@ -540,6 +540,26 @@ impl Store {
         Ok(())
     }
 
+    /// Makes an endpoint's waiting retries due now (the receiver is back; why wait for the schedule).
+    /// Returns how many were brought forward.
+    pub async fn retry_now(
+        &self,
+        ws: WorkspaceId,
+        endpoint: EndpointId,
+        now: Timestamp,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = $1, updated_at = $1 \
+             WHERE workspace_id = $2 AND endpoint_id = $3 AND status = 'pending' AND next_attempt_at > $1",
+        )
+        .bind(ms(now))
+        .bind(ws.to_string())
+        .bind(endpoint.to_string())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// When the earliest pending delivery is due, if any.
     pub async fn next_due(&self) -> Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar(

@@ -493,6 +493,21 @@ pub async fn replay_dead_letters(
     }
 }
 
+pub async fn retry_now(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    WriteForm { signed, .. }: WriteForm,
+) -> Response {
+    let ep = match writable_endpoint(&state, &signed, &id).await {
+        Ok(ep) => ep,
+        Err(e) => return failure(e),
+    };
+    match webhooks::retry_now(&state, &signed.auth, ep.id).await {
+        Ok(_) => see_other(format!("{}?notice=retrying", detail_path(&ep))),
+        Err(e) => failure(e),
+    }
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -57,6 +57,10 @@ pub fn router() -> Router<AppState> {
             "/dashboard/endpoints/{id}/replay-dead-letters",
             post(endpoints::replay_dead_letters),
         )
+        .route(
+            "/dashboard/endpoints/{id}/retry-now",
+            post(endpoints::retry_now),
+        )
         .route("/dashboard/endpoints/{id}/delete", post(endpoints::delete))
         .route("/dashboard/deliveries/{id}", get(endpoints::delivery))
         .route(
@@ -135,6 +139,7 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "disabled" => "Disabled. New events wait until you enable it again.",
         "replayed" => "Replay queued: a new delivery of the same event, reason replay.",
         "replayed_all" => "Replays queued for every dead-lettered delivery.",
+        "retrying" => "Waiting retries are being sent now.",
         "saved" => "Saved.",
         "deleted" => "Deleted.",
         "created" => "Created.",

@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::recover),
         )
         .route(
+            "/api/v1/webhooks/endpoints/{id}/retry-now",
+            post(webhooks::retry_now),
+        )
+        .route(
             "/api/v1/webhooks/deliveries/{id}",
             get(webhooks::get_delivery),
         )

@@ -309,6 +309,17 @@ pub async fn recover(
     Ok(Json(json!({ "replayed": n })))
 }
 
+/// Retries due later are sent now (after a receiver outage).
+pub async fn retry_now(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<EndpointId>,
+) -> AppResult<Json<Value>> {
+    auth.require(Scope::WebhooksWrite)?;
+    let n = webhooks::retry_now(&state, &auth, id).await?;
+    Ok(Json(json!({ "rescheduled": n })))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StatsQuery {
     window_hours: Option<u32>,

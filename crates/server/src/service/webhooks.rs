@@ -361,6 +361,17 @@ pub async fn replay_bulk(
     Ok(total)
 }
 
+/// Brings the endpoint's waiting retries forward to now; returns how many.
+pub async fn retry_now(state: &AppState, auth: &Auth, id: EndpointId) -> AppResult<u64> {
+    let ep = get(state, auth, id).await?;
+    let n = state
+        .store
+        .retry_now(auth.workspace_id(), ep.id, state.clock.now())
+        .await?;
+    state.engine.wake();
+    Ok(n)
+}
+
 /// Queues the events of the endpoint's types since `since` that never reached it.
 pub async fn recover(
     state: &AppState,

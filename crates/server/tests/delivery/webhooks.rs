@@ -912,3 +912,44 @@ async fn changed_subscriptions_and_urls_take_effect_for_the_next_event() {
     got[0].assert_signed(&ep.secret);
     assert_eq!(first.count(), 1);
 }
+
+#[tokio::test]
+async fn retry_now_sends_waiting_retries_without_waiting_for_the_schedule() {
+    let _g = shared().await;
+    // An hour before the second attempt: only retry-now can make it happen within the test.
+    let app = TestApp::spawn_with(|s| {
+        s.retry_schedule = RetrySchedule::parse("3600,3600,3600,3600,3600").expect("valid");
+    })
+    .await;
+    let rx = TestReceiver::scripted(vec![Reply::status(503)], Reply::ok()).await;
+    let ep = app.create_endpoint(&rx.url, &["link.created"]).await;
+    let event = app.link_event().await;
+    rx.wait_for(1).await;
+    let waiting = app.wait_delivery(&ep.id, &event, "pending").await;
+    assert_eq!(attempts_of(&waiting).len(), 1, "{waiting}");
+
+    let v = app
+        .json(
+            app.api(
+                Method::POST,
+                &format!("/api/v1/webhooks/endpoints/{}/retry-now", ep.id),
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(v["rescheduled"], 1, "{v}");
+    let d = app.wait_delivery(&ep.id, &event, "delivered").await;
+    assert_eq!(attempts_of(&d).len(), 2, "{d}");
+    assert_eq!(rx.requests()[1].attempt(), 2);
+    // Nothing is waiting any more.
+    let v = app
+        .json(
+            app.api(
+                Method::POST,
+                &format!("/api/v1/webhooks/endpoints/{}/retry-now", ep.id),
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(v["rescheduled"], 0, "{v}");
+}
