@@ -224,6 +224,11 @@ test("a failing endpoint's dead-lettered delivery is replayed from its history, 
   await waitUntil("the second replay to arrive", () =>
     receiver.received.filter((r) => r.path === "/flaky" && r.json?.id === dead.event_id && r.headers["x-nim-delivery-reason"] === "replay").length === 2,
   );
+
+  // "Retry waiting now" answers with a confirmation (nothing is waiting here; the API test covers the rest).
+  await page.getByRole("button", { name: "Retry waiting now" }).click();
+  await page.waitForURL(/notice=retrying/);
+  assert.match(await page.getByTestId("notice").innerText(), /being sent now/);
 });
 
 test("disable and enable an endpoint", async () => {
