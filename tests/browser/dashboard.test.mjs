@@ -441,3 +441,18 @@ test("destinations with template preview, installations and API keys (tokens sho
   assert.match(await page.getByTestId("members").innerText(), /viewer@example\.com\s+viewer\s+viewer/);
   await screenshot(page, "members");
 });
+
+test("the API reference at /docs lists every route and tries one with a key", async () => {
+  const page = ownerPage;
+  await page.goto(`${lw.baseUrl}/docs`);
+  const doc = await (await fetch(`${lw.baseUrl}/api/openapi.json`)).json();
+  const operations = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
+  await waitUntil("the operations to render", async () => (await page.locator("details[data-operation]").count()) === operations);
+  await page.getByLabel("API key").fill(lw.adminKey);
+  const whoami = page.locator('details[data-operation="get_api_v1_whoami"]');
+  await whoami.locator("summary").click();
+  await whoami.getByRole("button", { name: "Send GET" }).click();
+  await waitUntil("the answer", async () => /^200 /.test(await whoami.locator("pre").innerText()));
+  assert.match(await whoami.locator("pre").innerText(), /"workspace_id"/);
+  await screenshot(page, "api-reference");
+});

@@ -112,11 +112,13 @@ pub fn error_page(message: &str, status: u16) -> Response {
 
 const CSS: &str = include_str!("../../assets/dashboard.css");
 const JS: &str = include_str!("../../assets/dashboard.js");
+const DOCS_JS: &str = include_str!("../../assets/docs.js");
 
 pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
     let (body, kind) = match name.as_str() {
         "dashboard.css" => (CSS, "text/css; charset=utf-8"),
         "dashboard.js" => (JS, "text/javascript; charset=utf-8"),
+        "docs.js" => (DOCS_JS, "text/javascript; charset=utf-8"),
         _ => return error_page("No such asset.", 404),
     };
     (

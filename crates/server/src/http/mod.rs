@@ -10,6 +10,7 @@ pub mod extract;
 pub mod integrations;
 pub mod links;
 pub mod meta;
+pub mod openapi;
 pub mod redirect;
 pub mod request_id;
 pub mod views;
@@ -24,6 +25,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/whoami", get(meta::whoami))
         .route("/api/v1/me", get(meta::whoami))
         .route("/api/v1/links", get(links::list).post(links::create))
@@ -154,6 +156,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(crate::dashboard::router().layer(middleware::from_fn(request_id::layer)))
+        .route("/docs", get(openapi::docs_page))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::metrics))
         .fallback(redirect::redirect)

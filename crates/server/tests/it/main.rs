@@ -10,6 +10,7 @@ mod dashboard;
 mod domains;
 mod events;
 mod links;
+mod openapi;
 mod quickstart;
 mod redirect;
 mod tenancy;
