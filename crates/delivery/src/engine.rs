@@ -55,6 +55,11 @@ impl Default for EngineConfig {
     }
 }
 
+/// Told about every recorded attempt, after it is stored (metrics live outside this crate).
+pub trait AttemptObserver: Send + Sync {
+    fn attempts_recorded(&self, records: &[AttemptRecord]);
+}
+
 /// What one attempt did, as the API reports a test-send.
 #[derive(Debug, Clone)]
 pub struct AttemptReport {
@@ -101,6 +106,7 @@ struct Inner {
     endpoints: DashMap<EndpointId, Arc<EndpointRuntime>>,
     in_flight: Arc<Semaphore>,
     last_release_ms: AtomicI64,
+    observer: std::sync::OnceLock<Arc<dyn AttemptObserver>>,
 }
 
 /// How often expired claims are looked for.
@@ -144,7 +150,18 @@ impl Engine {
             endpoints: DashMap::new(),
             in_flight,
             last_release_ms: AtomicI64::new(i64::MIN / 2),
+            observer: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Sets the observer of recorded attempts (once, before `start`).
+    pub fn observe(&self, observer: Arc<dyn AttemptObserver>) {
+        let _ = self.0.observer.set(observer);
+    }
+
+    /// Attempts that may start now without waiting for a global slot.
+    pub fn free_slots(&self) -> usize {
+        self.0.in_flight.available_permits()
     }
 
     pub fn sender(&self) -> &Sender {
@@ -463,6 +480,9 @@ impl Engine {
                         backoff = (backoff * 2).min(Duration::from_secs(5));
                     }
                 }
+            }
+            if let Some(observer) = self.0.observer.get() {
+                observer.attempts_recorded(&batch);
             }
             let unsubscribed: Vec<EndpointId> = batch
                 .iter()

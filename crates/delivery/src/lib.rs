@@ -11,6 +11,6 @@ pub mod secrets;
 pub mod sender;
 pub mod templates;
 
-pub use engine::{AttemptReport, Engine, EngineConfig, EngineHandle};
+pub use engine::{AttemptObserver, AttemptReport, Engine, EngineConfig, EngineHandle};
 pub use secrets::SecretBox;
 pub use sender::{Sender, SenderConfig};

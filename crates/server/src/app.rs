@@ -119,6 +119,7 @@ impl Application {
                 ..Default::default()
             },
         );
+        engine.observe(Arc::new(metrics.deliveries.clone()));
         let engine_handle = engine.start();
         let wake = engine.clone();
         let (click_queue, click_writer) = clicks::start(

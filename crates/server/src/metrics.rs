@@ -5,6 +5,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
@@ -31,6 +32,34 @@ pub struct Metrics {
     pub click_events_written: Counter,
     pub click_batches: Counter,
     pub click_write_failures: Counter,
+    pub deliveries: DeliveryMetrics,
+}
+
+/// Webhook delivery: attempts by outcome and their latency, fed by the engine after each recorded batch.
+#[derive(Debug, Clone)]
+pub struct DeliveryMetrics {
+    attempts: Family<Labels, Counter>,
+    latency: Histogram,
+    /// Set at scrape time from the engine.
+    pub free_slots: Gauge,
+}
+
+impl linkwire_delivery::AttemptObserver for DeliveryMetrics {
+    fn attempts_recorded(&self, records: &[linkwire_store::AttemptRecord]) {
+        use linkwire_store::AttemptDisposition as D;
+        for r in records {
+            let outcome = match r.disposition {
+                D::Delivered => "delivered",
+                D::Retry(_) => "retry",
+                D::DeadLetter => "dead_letter",
+                D::Unsubscribed => "unsubscribed",
+            };
+            self.attempts
+                .get_or_create(&vec![("outcome", outcome)])
+                .inc();
+            self.latency.observe(r.latency_ms as f64 / 1000.0);
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -85,8 +114,31 @@ impl Metrics {
             "Clicks waiting to be written",
             click_queue_depth.clone(),
         );
+        let attempts = Family::<Labels, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts recorded by the engine, by outcome (delivered, retry, dead_letter, unsubscribed)",
+            attempts.clone(),
+        );
+        let latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "Time from sending a delivery to its answer (or error)",
+            latency.clone(),
+        );
+        let free_slots = Gauge::default();
+        registry.register(
+            "delivery_free_slots",
+            "Attempts that could start now without waiting for a global slot",
+            free_slots.clone(),
+        );
         Self {
             registry,
+            deliveries: DeliveryMetrics {
+                attempts,
+                latency,
+                free_slots,
+            },
             redirects: redirect_counters,
             click_queue_full_waits,
             click_queue_depth,

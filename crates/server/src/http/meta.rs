@@ -46,6 +46,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .deliveries
+        .free_slots
+        .set(state.engine.free_slots() as i64);
     (
         [(
             header::CONTENT_TYPE,

@@ -953,3 +953,38 @@ async fn retry_now_sends_waiting_retries_without_waiting_for_the_schedule() {
         .await;
     assert_eq!(v["rescheduled"], 0, "{v}");
 }
+
+#[tokio::test]
+async fn metrics_count_attempts_by_outcome() {
+    let _g = shared().await;
+    let app = TestApp::spawn().await;
+    let ok = TestReceiver::start(Reply::ok()).await;
+    let gone = TestReceiver::start(Reply::status(404)).await;
+    let a = app.create_endpoint(&ok.url, &["link.created"]).await;
+    let b = app.create_endpoint(&gone.url, &["link.created"]).await;
+    let event = app.link_event().await;
+    app.wait_delivery(&a.id, &event, "delivered").await;
+    app.wait_delivery(&b.id, &event, "dead_letter").await;
+    let has = |text: &str, line: &str| text.lines().any(|l| l == line);
+    // Outcomes are observed right after the batch is stored; poll briefly for the scrape to see them.
+    wait_until(DEADLINE, || async {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        has(
+            &text,
+            r#"linkwire_delivery_attempts_total{outcome="delivered"} 1"#,
+        ) && has(
+            &text,
+            r#"linkwire_delivery_attempts_total{outcome="dead_letter"} 1"#,
+        ) && has(&text, "linkwire_delivery_attempt_duration_seconds_count 2")
+            && has(&text, "linkwire_delivery_free_slots 512")
+    })
+    .await;
+}
