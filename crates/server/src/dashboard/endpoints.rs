@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::render::{error_page, page, page_with_status};
 use super::session::{FormData, Signed, WriteForm};
-use super::{context, failure, notice, see_other, time, time_opt};
+use super::{context, failure, notice, see_other, time, time_opt, Answer};
 use crate::auth::Auth;
 use crate::error::AppError;
 use crate::service::destinations::{self, DestinationInput};
@@ -372,39 +372,31 @@ async fn writable_endpoint(
     Ok(ep)
 }
 
-async fn set_enabled(state: AppState, id: String, signed: Signed, enabled: bool) -> Response {
-    let ep = match writable_endpoint(&state, &signed, &id).await {
-        Ok(ep) => ep,
-        Err(e) => return failure(e),
-    };
+async fn set_enabled(state: &AppState, id: &str, signed: &Signed, enabled: bool) -> Answer {
+    let ep = writable_endpoint(state, signed, id).await?;
     let patch = EndpointPatch {
         enabled: Some(enabled),
         ..Default::default()
     };
-    match webhooks::update(&state, &signed.auth, ep.id, patch).await {
-        Ok(ep) => see_other(format!(
-            "{}?notice={}",
-            detail_path(&ep),
-            if enabled { "enabled" } else { "disabled" }
-        )),
-        Err(e) => failure(e),
-    }
+    let ep = webhooks::update(state, &signed.auth, ep.id, patch).await?;
+    let notice = if enabled { "enabled" } else { "disabled" };
+    Ok(see_other(format!("{}?notice={notice}", detail_path(&ep))))
 }
 
 pub async fn enable(
     State(state): State<AppState>,
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
-) -> Response {
-    set_enabled(state, id, signed, true).await
+) -> Answer {
+    set_enabled(&state, &id, &signed, true).await
 }
 
 pub async fn disable(
     State(state): State<AppState>,
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
-) -> Response {
-    set_enabled(state, id, signed, false).await
+) -> Answer {
+    set_enabled(&state, &id, &signed, false).await
 }
 
 pub async fn rotate(
@@ -473,59 +465,39 @@ pub async fn replay_dead_letters(
     State(state): State<AppState>,
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
-) -> Response {
-    let ep = match writable_endpoint(&state, &signed, &id).await {
-        Ok(ep) => ep,
-        Err(e) => return failure(e),
-    };
-    match webhooks::replay_bulk(
-        &state,
-        &signed.auth,
-        ep.id,
-        DeliveryStatus::DeadLetter,
-        None,
-        None,
-    )
-    .await
-    {
-        Ok(_) => see_other(format!("{}?notice=replayed_all", detail_path(&ep))),
-        Err(e) => failure(e),
-    }
+) -> Answer {
+    let ep = writable_endpoint(&state, &signed, &id).await?;
+    let dead = DeliveryStatus::DeadLetter;
+    webhooks::replay_bulk(&state, &signed.auth, ep.id, dead, None, None).await?;
+    Ok(see_other(format!(
+        "{}?notice=replayed_all",
+        detail_path(&ep)
+    )))
 }
 
 pub async fn retry_now(
     State(state): State<AppState>,
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
-) -> Response {
-    let ep = match writable_endpoint(&state, &signed, &id).await {
-        Ok(ep) => ep,
-        Err(e) => return failure(e),
-    };
-    match webhooks::retry_now(&state, &signed.auth, ep.id).await {
-        Ok(_) => see_other(format!("{}?notice=retrying", detail_path(&ep))),
-        Err(e) => failure(e),
-    }
+) -> Answer {
+    let ep = writable_endpoint(&state, &signed, &id).await?;
+    webhooks::retry_now(&state, &signed.auth, ep.id).await?;
+    Ok(see_other(format!("{}?notice=retrying", detail_path(&ep))))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
-) -> Response {
-    let ep = match writable_endpoint(&state, &signed, &id).await {
-        Ok(ep) => ep,
-        Err(e) => return failure(e),
-    };
+) -> Answer {
+    let ep = writable_endpoint(&state, &signed, &id).await?;
     let back = if ep.kind == EndpointKind::GenericHttp {
         "/dashboard/destinations"
     } else {
         "/dashboard/webhooks"
     };
-    match webhooks::delete(&state, &signed.auth, ep.id).await {
-        Ok(()) => see_other(format!("{back}?notice=deleted")),
-        Err(e) => failure(e),
-    }
+    webhooks::delete(&state, &signed.auth, ep.id).await?;
+    Ok(see_other(format!("{back}?notice=deleted")))
 }
 
 pub async fn delivery(
@@ -596,22 +568,14 @@ pub async fn replay_delivery(
     State(state): State<AppState>,
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
-) -> Response {
-    let id: DeliveryId = match parse_id(&id, "delivery") {
-        Ok(id) => id,
-        Err(e) => return failure(e),
-    };
-    let endpoint = match webhooks::get_delivery(&state, &signed.auth, id).await {
-        Ok((d, _)) => d.endpoint_id,
-        Err(e) => return failure(e),
-    };
-    if let Err(e) = writable_endpoint(&state, &signed, &endpoint.to_string()).await {
-        return failure(e);
-    }
-    match webhooks::replay_one(&state, &signed.auth, id).await {
-        Ok(new_id) => see_other(format!("/dashboard/deliveries/{new_id}?notice=replayed")),
-        Err(e) => failure(e),
-    }
+) -> Answer {
+    let id: DeliveryId = parse_id(&id, "delivery")?;
+    let (d, _) = webhooks::get_delivery(&state, &signed.auth, id).await?;
+    writable_endpoint(&state, &signed, &d.endpoint_id.to_string()).await?;
+    let new_id = webhooks::replay_one(&state, &signed.auth, id).await?;
+    Ok(see_other(format!(
+        "/dashboard/deliveries/{new_id}?notice=replayed"
+    )))
 }
 
 // ---- Generic HTTP destinations ----

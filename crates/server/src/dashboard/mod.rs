@@ -113,6 +113,24 @@ fn context(signed: &Signed, nav: &str) -> Map<String, Value> {
     ctx
 }
 
+/// A service error on its way to becoming an error page, so handlers can use `?`.
+pub struct Failure(AppError);
+
+impl<E: Into<AppError>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.into())
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        failure(self.0)
+    }
+}
+
+/// What an action handler answers: usually a redirect, else an error page.
+type Answer = Result<Response, Failure>;
+
 /// Turns a service error into a page: the API's message and status, never internals.
 fn failure(e: AppError) -> Response {
     let (status, _) = e.status_and_code();
