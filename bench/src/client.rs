@@ -46,6 +46,15 @@ pub async fn post_json(
     send(addr, Method::POST, path, bearer, Some(body)).await
 }
 
+pub async fn patch_json(
+    addr: SocketAddr,
+    path: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<Reply> {
+    send(addr, Method::PATCH, path, bearer, Some(body)).await
+}
+
 async fn send(
     addr: SocketAddr,
     method: Method,

@@ -158,6 +158,23 @@ impl LinkwireServer {
             .collect()
     }
 
+    /// Sets every endpoint's per-endpoint concurrency limit (1..64; the default is 8).
+    pub async fn set_max_concurrency(&self, limit: u32) -> Result<()> {
+        for id in self.endpoint_ids().await? {
+            let path = format!("/api/v1/webhooks/endpoints/{id}");
+            client::patch_json(
+                self.addr,
+                &path,
+                Some(&self.admin_key),
+                &serde_json::json!({ "max_concurrency": limit }),
+            )
+            .await?
+            .json(StatusCode::OK)
+            .with_context(|| format!("PATCH {path}"))?;
+        }
+        Ok(())
+    }
+
     /// `POST …/{id}/retry-now`: the endpoint's waiting retries become due now.
     pub async fn retry_now(&self, endpoint_id: &str) -> Result<u64> {
         let path = format!("/api/v1/webhooks/endpoints/{endpoint_id}/retry-now");
