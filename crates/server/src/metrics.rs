@@ -38,7 +38,8 @@ pub struct Metrics {
 /// Webhook delivery: attempts by outcome and their latency, fed by the engine after each recorded batch.
 #[derive(Debug, Clone)]
 pub struct DeliveryMetrics {
-    attempts: Family<Labels, Counter>,
+    /// delivered, retry, dead_letter, unsubscribed: created once, so recording looks nothing up.
+    attempts: [Counter; 4],
     latency: Histogram,
     /// Set at scrape time from the engine.
     pub free_slots: Gauge,
@@ -49,14 +50,12 @@ impl linkwire_delivery::AttemptObserver for DeliveryMetrics {
         use linkwire_store::AttemptDisposition as D;
         for r in records {
             let outcome = match r.disposition {
-                D::Delivered => "delivered",
-                D::Retry(_) => "retry",
-                D::DeadLetter => "dead_letter",
-                D::Unsubscribed => "unsubscribed",
+                D::Delivered => 0,
+                D::Retry(_) => 1,
+                D::DeadLetter => 2,
+                D::Unsubscribed => 3,
             };
-            self.attempts
-                .get_or_create(&vec![("outcome", outcome)])
-                .inc();
+            self.attempts[outcome].inc();
             self.latency.observe(r.latency_ms as f64 / 1000.0);
         }
     }
@@ -114,12 +113,14 @@ impl Metrics {
             "Clicks waiting to be written",
             click_queue_depth.clone(),
         );
-        let attempts = Family::<Labels, Counter>::default();
+        let attempts_family = Family::<Labels, Counter>::default();
         registry.register(
             "delivery_attempts",
             "Delivery attempts recorded by the engine, by outcome (delivered, retry, dead_letter, unsubscribed)",
-            attempts.clone(),
+            attempts_family.clone(),
         );
+        let attempts = ["delivered", "retry", "dead_letter", "unsubscribed"]
+            .map(|o| attempts_family.get_or_create(&vec![("outcome", o)]).clone());
         let latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         registry.register(
             "delivery_attempt_duration_seconds",

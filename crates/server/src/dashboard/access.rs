@@ -3,17 +3,15 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use linkwire_contract::{ApiKeyId, Role, Scope, ScopeSet};
-use linkwire_store::CredentialKind;
+use linkwire_contract::{ApiKeyId, Role, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::render::{error_page, page, page_with_status};
 use super::session::{self, CsrfForm, LoginForm, Signed, WriteForm};
 use super::{context, failure, notice, see_other, time, time_opt};
-use crate::auth;
 use crate::error::AppError;
-use crate::service::{integrations, members};
+use crate::service::{api_keys, integrations, members};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -132,16 +130,9 @@ fn credential_rows(creds: &[linkwire_store::Credential]) -> Vec<Value> {
 }
 
 async fn api_keys_page(state: &AppState, signed: &Signed, extra: Value, status: u16) -> Response {
-    if let Err(e) = signed.auth.require(Scope::Admin) {
-        return failure(e);
-    }
-    let keys = match state
-        .store
-        .list_credentials(signed.auth.workspace_id(), CredentialKind::ApiKey)
-        .await
-    {
+    let keys = match api_keys::list(state, &signed.auth).await {
         Ok(k) => k,
-        Err(e) => return failure(e.into()),
+        Err(e) => return failure(e),
     };
     let mut ctx = context(signed, "api-keys");
     ctx.insert("keys".into(), json!(credential_rows(&keys)));
@@ -176,43 +167,14 @@ pub async fn create_api_key(
     State(state): State<AppState>,
     WriteForm { signed, form }: WriteForm,
 ) -> Response {
-    if let Err(e) = signed.auth.require(Scope::Admin) {
-        return failure(e);
-    }
-    let name = form.text("name").unwrap_or("").to_owned();
-    let scopes = ScopeSet::parse(&form.all("scopes").join(" "));
-    let problem = match &scopes {
-        _ if name.is_empty() || name.chars().count() > 100 => {
-            Some("Give the key a name of 1 to 100 characters.")
-        }
-        Ok(s) if s.iter().next().is_none() => Some("Choose at least one scope."),
-        Ok(s) if s.iter().any(|s| !Scope::API_KEY.contains(&s)) => {
-            Some("Choose API key scopes only.")
-        }
-        Err(_) => Some("Choose API key scopes only."),
-        Ok(_) => None,
-    };
-    if let Some(problem) = problem {
-        return api_keys_page(&state, &signed, json!({ "error": problem }), 422).await;
-    }
-    let scopes = scopes.expect("checked above");
-    match auth::issue(
-        &state.store,
-        signed.auth.workspace_id(),
-        CredentialKind::ApiKey,
-        &name,
-        None,
-        &scopes,
-        state.clock.now(),
-    )
-    .await
-    {
+    let name = form.get("name").unwrap_or("");
+    match api_keys::create(&state, &signed.auth, name, &form.all("scopes")).await {
         Ok(issued) => {
             let mut ctx = context(&signed, "api-keys");
             ctx.insert(
                 "secret".into(),
                 json!({
-                    "title": format!("API key “{name}” created"),
+                    "title": format!("API key “{}” created", issued.credential.name),
                     "label": "API key",
                     "value": issued.token,
                     "hint": "Send it as Authorization: Bearer <key> or X-Nim-Api-Key. It is shown only now; linkwire keeps only a hash.",
@@ -221,6 +183,9 @@ pub async fn create_api_key(
                 }),
             );
             page("secret.html", ctx)
+        }
+        Err(e @ AppError::Validation { .. }) => {
+            api_keys_page(&state, &signed, json!({ "error": e.to_string() }), 422).await
         }
         Err(e) => failure(e),
     }
@@ -231,25 +196,12 @@ pub async fn revoke_api_key(
     Path(id): Path<String>,
     WriteForm { signed, .. }: WriteForm,
 ) -> Response {
-    if let Err(e) = signed.auth.require(Scope::Admin) {
-        return failure(e);
-    }
     let Ok(id) = id.parse::<ApiKeyId>() else {
         return error_page("No such API key.", 404);
     };
-    match state
-        .store
-        .revoke_credential(
-            signed.auth.workspace_id(),
-            CredentialKind::ApiKey,
-            id,
-            state.clock.now(),
-        )
-        .await
-    {
-        Ok(true) => see_other("/dashboard/api-keys?notice=revoked".into()),
-        Ok(false) => error_page("No such API key.", 404),
-        Err(e) => failure(e.into()),
+    match api_keys::revoke(&state, &signed.auth, id).await {
+        Ok(()) => see_other("/dashboard/api-keys?notice=revoked".into()),
+        Err(e) => failure(e),
     }
 }
 

@@ -69,25 +69,30 @@ fn endpoint_view(ep: &Endpoint) -> Value {
     })
 }
 
+/// The endpoints as the pages show them, each with its dead letters waiting now.
 async fn endpoint_rows(
     state: &AppState,
     auth: &Auth,
-    kinds: &[EndpointKind],
+    endpoints: &[Endpoint],
 ) -> Result<Vec<Value>, AppError> {
-    let endpoints = state
-        .store
-        .list_endpoints(auth.workspace_id(), &EndpointFilter::default())
-        .await?;
     let dead = state.store.dead_letter_counts(auth.workspace_id()).await?;
     Ok(endpoints
         .iter()
-        .filter(|e| kinds.contains(&e.kind))
         .map(|e| {
             let mut v = endpoint_view(e);
             v["dead_letter_items"] = json!(dead.get(&e.id.to_string()).copied().unwrap_or(0));
             v
         })
         .collect())
+}
+
+async fn webhook_rows(state: &AppState, auth: &Auth) -> Result<Vec<Value>, AppError> {
+    let mut endpoints = state
+        .store
+        .list_endpoints(auth.workspace_id(), &EndpointFilter::default())
+        .await?;
+    endpoints.retain(|e| e.kind != EndpointKind::GenericHttp);
+    endpoint_rows(state, auth, &endpoints).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,13 +108,7 @@ pub async fn list_webhooks(
     if let Err(e) = signed.auth.require(Scope::WebhooksRead) {
         return failure(e);
     }
-    match endpoint_rows(
-        &state,
-        &signed.auth,
-        &[EndpointKind::Webhook, EndpointKind::RestHook],
-    )
-    .await
-    {
+    match webhook_rows(&state, &signed.auth).await {
         Ok(rows) => {
             let mut ctx = context(&signed, "webhooks");
             ctx.insert("endpoints".into(), json!(rows));
@@ -242,11 +241,10 @@ async fn endpoint_page(
         Ok(d) => d,
         Err(e) => return failure(e.into()),
     };
-    let dead = state
-        .store
-        .dead_letter_counts(auth.workspace_id())
-        .await
-        .unwrap_or_default();
+    let view = match endpoint_rows(state, auth, std::slice::from_ref(&ep)).await {
+        Ok(mut rows) => rows.remove(0),
+        Err(e) => return failure(e),
+    };
     let rows: Vec<Value> = deliveries
         .iter()
         .map(|d| {
@@ -272,8 +270,6 @@ async fn endpoint_page(
             "webhooks"
         },
     );
-    let mut view = endpoint_view(&ep);
-    view["dead_letter_items"] = json!(dead.get(&ep.id.to_string()).copied().unwrap_or(0));
     ctx.insert("endpoint".into(), view);
     ctx.insert("deliveries".into(), json!(rows));
     ctx.insert(
@@ -590,22 +586,12 @@ async fn destinations_page(
     extra: Map<String, Value>,
     status: u16,
 ) -> Response {
-    let rows = match destinations::list(state, &signed.auth).await {
-        Ok(list) => {
-            let dead = state
-                .store
-                .dead_letter_counts(signed.auth.workspace_id())
-                .await
-                .unwrap_or_default();
-            list.iter()
-                .map(|e| {
-                    let mut v = endpoint_view(e);
-                    v["dead_letter_items"] =
-                        json!(dead.get(&e.id.to_string()).copied().unwrap_or(0));
-                    v
-                })
-                .collect::<Vec<_>>()
-        }
+    let listed = match destinations::list(state, &signed.auth).await {
+        Ok(list) => endpoint_rows(state, &signed.auth, &list).await,
+        Err(e) => Err(e),
+    };
+    let rows = match listed {
+        Ok(rows) => rows,
         Err(e) => return failure(e),
     };
     let mut ctx = context(signed, "destinations");

@@ -1,8 +1,7 @@
 //! Links: the list with a create form, a detail page with edit, QR code downloads and recent clicks.
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use linkwire_contract::link::LinkSource;
 use linkwire_contract::{LinkId, Scope};
 use linkwire_store::Link;
@@ -13,6 +12,7 @@ use super::render::{error_page, page_with_status};
 use super::session::{FormData, Signed, WriteForm};
 use super::{context, failure, notice, see_other, time, time_opt};
 use crate::error::AppError;
+use crate::http::links::qr_response;
 use crate::qr::{self, QrFormat};
 use crate::service::links::{self, LinkPatch, NewLinkInput};
 use crate::state::AppState;
@@ -259,34 +259,13 @@ pub async fn qr_download(
     let (Ok(id), Some(format)) = (id.parse::<LinkId>(), QrFormat::parse(&format)) else {
         return error_page("No such QR code.", 404);
     };
-    let link = match links::get(&state, &signed.auth, id).await {
-        Ok(l) => l,
-        Err(e) => return failure(e),
-    };
-    let data = format!("{}?nr=qr", state.short_url(&link));
-    let bytes = match qr::render(&data, format, qr::DEFAULT_SIZE) {
-        Ok(b) => b,
-        Err(e) => return failure(AppError::Internal(e.to_string())),
-    };
-    let ext = match format {
-        QrFormat::Svg => "svg",
-        QrFormat::Png => "png",
-    };
     let disposition = if q.inline == Some(1) {
         "inline"
     } else {
         "attachment"
     };
-    (
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("{disposition}; filename=\"{}-qr.{ext}\"", link.short_code),
-            ),
-            (header::CACHE_CONTROL, "private, max-age=300".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
+    match links::qr_code(&state, &signed.auth, id, format, qr::DEFAULT_SIZE).await {
+        Ok(image) => qr_response(image, disposition),
+        Err(e) => failure(e),
+    }
 }

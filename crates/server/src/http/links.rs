@@ -265,31 +265,24 @@ pub async fn qr_code(
         }
     };
     let size = q.size.unwrap_or(qr::DEFAULT_SIZE);
-    if !(qr::MIN_SIZE..=qr::MAX_SIZE).contains(&size) {
-        return Err(AppError::validation(
-            "size",
-            format!("must be {} to {}", qr::MIN_SIZE, qr::MAX_SIZE),
-        ));
-    }
-    let link = links::get(&state, &auth, id).await?;
-    let data = format!("{}?nr=qr", state.short_url(&link));
-    let bytes = qr::render(&data, format, size).map_err(|e| AppError::Internal(e.to_string()))?;
-    let ext = match format {
-        QrFormat::Svg => "svg",
-        QrFormat::Png => "png",
-    };
-    Ok((
+    let image = links::qr_code(&state, &auth, id, format, size).await?;
+    Ok(qr_response(image, "inline"))
+}
+
+/// The image with its type and file name; `disposition` is `inline` or `attachment` (download).
+pub fn qr_response(image: links::QrImage, disposition: &str) -> Response {
+    (
         [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_TYPE, image.format.content_type().to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{}-qr.{ext}\"", link.short_code),
+                format!("{disposition}; filename=\"{}\"", image.filename),
             ),
             (header::CACHE_CONTROL, "private, max-age=300".to_owned()),
         ],
-        bytes,
+        image.bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,15 +3,15 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use linkwire_contract::{ApiKeyId, Scope, ScopeSet};
-use linkwire_store::CredentialKind;
+use linkwire_contract::ApiKeyId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{self, Auth};
-use crate::error::{AppError, AppResult};
+use crate::auth::Auth;
+use crate::error::AppResult;
 use crate::http::extract::{Json, PathId};
 use crate::http::views;
+use crate::service::api_keys;
 use crate::state::AppState;
 
 pub async fn whoami(auth: Auth) -> Json<Value> {
@@ -62,11 +62,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 pub async fn list_api_keys(State(state): State<AppState>, auth: Auth) -> AppResult<Json<Value>> {
-    auth.require(Scope::Admin)?;
-    let keys = state
-        .store
-        .list_credentials(auth.workspace_id(), CredentialKind::ApiKey)
-        .await?;
+    let keys = api_keys::list(&state, &auth).await?;
     Ok(Json(
         json!({ "api_keys": keys.iter().map(views::credential).collect::<Vec<_>>() }),
     ))
@@ -84,29 +80,7 @@ pub async fn create_api_key(
     auth: Auth,
     Json(body): Json<CreateKeyBody>,
 ) -> AppResult<Response> {
-    auth.require(Scope::Admin)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(AppError::validation("name", "must be 1 to 100 characters"));
-    }
-    let scopes = ScopeSet::parse(&body.scopes.join(" "))
-        .map_err(|e| AppError::validation("scopes", e.to_string()))?;
-    if scopes.iter().next().is_none() || scopes.iter().any(|s| !Scope::API_KEY.contains(&s)) {
-        return Err(AppError::validation(
-            "scopes",
-            "choose one or more API key scopes",
-        ));
-    }
-    let issued = auth::issue(
-        &state.store,
-        auth.workspace_id(),
-        CredentialKind::ApiKey,
-        name,
-        None,
-        &scopes,
-        state.clock.now(),
-    )
-    .await?;
+    let issued = api_keys::create(&state, &auth, &body.name, &body.scopes).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "api_key": views::credential(&issued.credential), "token": issued.token })),
@@ -119,22 +93,6 @@ pub async fn revoke_api_key(
     auth: Auth,
     PathId(id): PathId<ApiKeyId>,
 ) -> AppResult<StatusCode> {
-    auth.require(Scope::Admin)?;
-    if id == auth.credential.id {
-        return Err(AppError::Conflict("a key cannot revoke itself".into()));
-    }
-    if state
-        .store
-        .revoke_credential(
-            auth.workspace_id(),
-            CredentialKind::ApiKey,
-            id,
-            state.clock.now(),
-        )
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::NotFound("api key"))
-    }
+    api_keys::revoke(&state, &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -530,6 +530,42 @@ pub async fn check_slug(
     })
 }
 
+/// A link's QR code, encoding `short_url?nr=qr` so scans are told apart from clicks.
+pub struct QrImage {
+    pub bytes: Vec<u8>,
+    pub format: crate::qr::QrFormat,
+    /// `{short_code}-qr.svg` or `.png`.
+    pub filename: String,
+}
+
+pub async fn qr_code(
+    state: &AppState,
+    auth: &Auth,
+    id: LinkId,
+    format: crate::qr::QrFormat,
+    size: u32,
+) -> AppResult<QrImage> {
+    use crate::qr;
+    if !(qr::MIN_SIZE..=qr::MAX_SIZE).contains(&size) {
+        return Err(AppError::validation(
+            "size",
+            format!("must be {} to {}", qr::MIN_SIZE, qr::MAX_SIZE),
+        ));
+    }
+    let link = get(state, auth, id).await?;
+    let data = format!("{}?nr=qr", state.short_url(&link));
+    let bytes = qr::render(&data, format, size).map_err(|e| AppError::Internal(e.to_string()))?;
+    let ext = match format {
+        qr::QrFormat::Svg => "svg",
+        qr::QrFormat::Png => "png",
+    };
+    Ok(QrImage {
+        bytes,
+        format,
+        filename: format!("{}-qr.{ext}", link.short_code),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

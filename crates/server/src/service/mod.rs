@@ -1,6 +1,7 @@
 //! Operations behind the HTTP handlers: each takes the state, the caller and parsed input, does one job,
 //! and writes the change with its event. No HTTP types here.
 
+pub mod api_keys;
 pub mod destinations;
 pub mod domains;
 pub mod integrations;
