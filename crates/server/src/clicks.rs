@@ -111,12 +111,17 @@ impl DailySalt {
 }
 
 impl ClickWriter {
+    /// Receives hits, enriches them into a batch, and commits it. Enriching the next batch overlaps the
+    /// commit of the previous one (at most one commit in flight, so batches land in order): the SQLite
+    /// thread is never idle while the writer builds rows, and building never waits for a commit.
     async fn run(self, mut rx: mpsc::Receiver<Hit>, stop: Arc<Notify>) {
+        let this = Arc::new(self);
         let mut salt = DailySalt {
             day: i64::MIN,
             salt: [0; 32],
         };
         let mut hits = Vec::with_capacity(MAX_BATCH);
+        let mut in_flight: Option<JoinHandle<()>> = None;
         let stopped = stop.notified();
         tokio::pin!(stopped);
         let mut closed = false;
@@ -132,9 +137,16 @@ impl ClickWriter {
             }
             let batch: Vec<(ClickRow, Option<EventRecord>)> = hits
                 .drain(..)
-                .map(|hit| self.click_of(hit, salt.for_day(self.clock.now())))
+                .map(|hit| this.click_of(hit, salt.for_day(this.clock.now())))
                 .collect();
-            self.write(&batch).await;
+            if let Some(previous) = in_flight.take() {
+                let _ = previous.await;
+            }
+            let writer = this.clone();
+            in_flight = Some(tokio::spawn(async move { writer.write(&batch).await }));
+        }
+        if let Some(last) = in_flight {
+            let _ = last.await;
         }
         tracing::info!("click writer drained and stopped");
     }

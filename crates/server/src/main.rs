@@ -7,6 +7,11 @@ use linkwire_server::cli::{Cli, Command};
 use linkwire_server::config::{Settings, SettingsArgs};
 use linkwire_server::{admin, app, telemetry, Application, Dependencies};
 
+// glibc's allocator was 15 % of the server under redirect load (allocations made on the HTTP workers
+// and freed on the SQLite thread); mimalloc handles that cross-thread pattern far more cheaply.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

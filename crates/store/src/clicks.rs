@@ -25,7 +25,6 @@ pub struct ClickRow {
 }
 
 const CLICK_COLUMNS: usize = 18;
-const CHUNK: usize = crate::rows_per_statement(CLICK_COLUMNS);
 const EVENT_COLUMNS: usize = 7;
 
 /// One stored click as the dashboard lists it.
@@ -84,7 +83,7 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let ph = crate::Placeholders::for_backend(self.backend);
-        for chunk in batch.chunks(CHUNK) {
+        for chunk in crate::statement_chunks(batch, ph.max_rows(CLICK_COLUMNS)) {
             let sql = format!(
                 "INSERT INTO clicks (link_id, workspace_id, clicked_at, touch_type, is_bot, country, device_category, \
                  browser_family, os_family, referrer_host, social_source, utm_source, utm_medium, utm_campaign, \
@@ -113,15 +112,17 @@ impl Store {
                     .bind(ev.as_ref().map(|e| e.id.to_string()));
             }
             q.execute(&mut *tx).await?;
+        }
 
-            let events: Vec<&EventRecord> = chunk.iter().filter_map(|(_, e)| e.as_ref()).collect();
-            if !events.is_empty() {
+        let events: Vec<&EventRecord> = batch.iter().filter_map(|(_, e)| e.as_ref()).collect();
+        if !events.is_empty() {
+            for chunk in crate::statement_chunks(&events, ph.max_rows(EVENT_COLUMNS)) {
                 let sql = format!(
                     "INSERT INTO events (id, organization_id, workspace_id, type, link_id, created_at, body) VALUES {}",
-                    ph.rows(events.len(), EVENT_COLUMNS, 0)
+                    ph.rows(chunk.len(), EVENT_COLUMNS, 0)
                 );
                 let mut q = sqlx::query(&sql);
-                for e in &events {
+                for e in chunk {
                     q = q
                         .bind(e.id.to_string())
                         .bind(e.organization_id.to_string())
@@ -132,14 +133,14 @@ impl Store {
                         .bind(e.body.as_str());
                 }
                 q.execute(&mut *tx).await?;
-                let now = chunk
-                    .iter()
-                    .map(|(c, _)| c.clicked_at)
-                    .max()
-                    .expect("non-empty chunk");
-                crate::deliveries::fan_out(&mut tx, &events, now).await?;
-                self.notify_in(&mut tx, crate::Notice::Work).await?;
             }
+            let now = batch
+                .iter()
+                .map(|(c, _)| c.clicked_at)
+                .max()
+                .expect("non-empty batch");
+            crate::deliveries::fan_out(&mut tx, &events, now).await?;
+            self.notify_in(&mut tx, crate::Notice::Work).await?;
         }
         tx.commit().await?;
         Ok(())

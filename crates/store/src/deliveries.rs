@@ -18,8 +18,9 @@ use crate::{Backend, FromAnyRow, Result, Store};
 pub const AUTO_DISABLE_DEAD_LETTERS: i64 = 20;
 /// ...while failing for at least this long.
 pub const AUTO_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
-/// Rows per multi-row INSERT (deliveries and attempts both have ten bound columns).
-const CHUNK: usize = crate::rows_per_statement(10);
+/// Bound values per inserted delivery row and per attempt row.
+const BOUND_PER_DELIVERY: usize = 10;
+const BOUND_PER_ATTEMPT: usize = 10;
 
 /// `$offset+1,…`: numbered placeholders, for the short lists that follow numbered parameters.
 fn numbered_list(n: usize, offset: usize) -> String {
@@ -47,7 +48,7 @@ async fn insert_deliveries(
     now: Timestamp,
 ) -> Result<()> {
     let ph = crate::Placeholders::of(tx);
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in crate::statement_chunks(rows, ph.max_rows(BOUND_PER_DELIVERY)) {
         // `attempts` starts at 0 and goes in as a literal; the other ten columns are bound.
         let values = (0..chunk.len())
             .map(|r| {
@@ -336,7 +337,7 @@ impl Store {
         event_ids.dedup();
         let mut bodies: HashMap<String, String> = HashMap::with_capacity(event_ids.len());
         let ph = crate::Placeholders::for_backend(self.backend);
-        for chunk in event_ids.chunks(crate::rows_per_statement(1)) {
+        for chunk in crate::statement_chunks(&event_ids, ph.max_rows(1)) {
             let sql = format!(
                 "SELECT id, body FROM events WHERE id IN ({})",
                 ph.list(chunk.len(), 0)
@@ -369,7 +370,7 @@ impl Store {
         let ph = crate::Placeholders::for_backend(self.backend);
         // One set-based UPDATE per chunk of outcomes. A retry of a delivery whose endpoint was disabled
         // meanwhile waits as `paused`.
-        for chunk in records.chunks(crate::rows_per_statement(8)) {
+        for chunk in crate::statement_chunks(records, ph.max_rows(8)) {
             let sql = format!(
                 "UPDATE deliveries SET status = CASE WHEN v.column2 = 'pending' AND \
                     (SELECT enabled FROM endpoints WHERE id = deliveries.endpoint_id) = 0 THEN 'paused' ELSE v.column2 END, \
@@ -407,7 +408,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        for chunk in records.chunks(CHUNK) {
+        for chunk in crate::statement_chunks(records, ph.max_rows(BOUND_PER_ATTEMPT)) {
             let sql = format!(
                 "INSERT INTO attempts (delivery_id, attempt, endpoint_id, started_at, latency_ms, status_code, error_class, \
                  response_snippet, outcome, next_attempt_at) VALUES {} ON CONFLICT (delivery_id, attempt) DO NOTHING",

@@ -200,17 +200,26 @@ fn sqlite_pool(max: u32, options: &StoreOptions) -> PoolOptions<Any> {
     )
 }
 
-/// Bound parameters per multi-row statement: large enough that a batch is a few statements, small enough
-/// for PostgreSQL's planner and SQLite's default limits.
-const MAX_PARAMS_PER_STATEMENT: usize = 900;
-
-pub(crate) const fn rows_per_statement(columns: usize) -> usize {
-    let rows = MAX_PARAMS_PER_STATEMENT / columns;
-    if rows == 0 {
-        1
-    } else {
-        rows
-    }
+/// Splits `items` into the row groups of multi-row statements: chunks whose sizes are powers of two no
+/// larger than `max_rows`, largest first. A batch of any size becomes a handful of statements whose texts
+/// come from a small fixed set, so each stays in the connection's prepared-statement cache instead of
+/// being parsed again for every new batch size.
+pub(crate) fn statement_chunks<T>(items: &[T], max_rows: usize) -> impl Iterator<Item = &[T]> {
+    let largest = 1 << max_rows.max(1).ilog2();
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= largest {
+            largest
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
 }
 
 /// Placeholders of generated statements. SQLite gets anonymous `?`: binding a numbered `$N` makes sqlx ask
@@ -233,6 +242,17 @@ impl Placeholders {
         } else {
             Backend::Postgres
         })
+    }
+
+    /// Rows of `columns` bound values that one statement may carry. SQLite takes up to 32,766 parameters
+    /// per statement, and each statement is a round trip to its connection's thread, so its batches go
+    /// in a few large statements; PostgreSQL's are kept small for its planner.
+    pub(crate) fn max_rows(self, columns: usize) -> usize {
+        let params = match self.backend {
+            Backend::Sqlite => 32_766,
+            Backend::Postgres => 900,
+        };
+        (params / columns.max(1)).max(1)
     }
 
     /// The placeholder of the `n`th (1-based) bound value.
@@ -279,4 +299,32 @@ fn conflict_on_unique(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreEr
 /// Decodes one row, mapping decode failures to [`StoreError::Corrupt`].
 trait FromAnyRow: Sized {
     fn from_row(row: &AnyRow) -> Result<Self>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_chunks;
+
+    fn sizes(n: usize, max_rows: usize) -> Vec<usize> {
+        let items = vec![0u8; n];
+        statement_chunks(&items, max_rows)
+            .map(<[u8]>::len)
+            .collect()
+    }
+
+    #[test]
+    fn statement_chunks_are_powers_of_two_largest_first_and_cover_everything() {
+        assert_eq!(sizes(0, 1024), Vec::<usize>::new());
+        assert_eq!(sizes(1, 1024), vec![1]);
+        assert_eq!(sizes(1000, 1024), vec![512, 256, 128, 64, 32, 8]);
+        assert_eq!(sizes(2500, 1820), vec![1024, 1024, 256, 128, 64, 4]);
+        assert_eq!(sizes(5, 1), vec![1; 5]);
+        assert_eq!(sizes(3, 0), vec![1; 3]);
+        for n in 0..300 {
+            let got = sizes(n, 90);
+            assert_eq!(got.iter().sum::<usize>(), n);
+            assert!(got.iter().all(|s| s.is_power_of_two() && *s <= 64));
+            assert!(got.windows(2).all(|w| w[0] >= w[1]));
+        }
+    }
 }
