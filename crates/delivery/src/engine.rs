@@ -13,7 +13,8 @@ use linkwire_contract::{
     RetrySchedule, Timestamp,
 };
 use linkwire_store::{
-    AttemptDisposition, AttemptRecord, ClaimedDelivery, Endpoint, EndpointKind, Store, StoreError,
+    AttemptDisposition, AttemptRecord, ClaimedDelivery, DeliveryHandoff, Endpoint, EndpointKind,
+    Store, StoreError,
 };
 use linkwire_verify::SigningSecret;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -58,6 +59,36 @@ impl Default for EngineConfig {
 /// Told about every recorded attempt, after it is stored (metrics live outside this crate).
 pub trait AttemptObserver: Send + Sync {
     fn attempts_recorded(&self, records: &[AttemptRecord]);
+}
+
+impl DeliveryHandoff for Engine {
+    fn reserve(&self, endpoint: EndpointId) -> bool {
+        if self.0.results.read().expect("results lock").is_none() {
+            return false;
+        }
+        // Only endpoints already loaded here, and only up to the same room the claim loop allows.
+        self.0.endpoints.get(&endpoint).is_some_and(|rt| {
+            rt.queued
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                    (q < rt.limit * BUSY_FACTOR).then_some(q + 1)
+                })
+                .is_ok()
+        })
+    }
+
+    fn unreserve(&self, endpoint: EndpointId) {
+        if let Some(rt) = self.0.endpoints.get(&endpoint) {
+            let _ = rt
+                .queued
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                    Some(q.saturating_sub(1))
+                });
+        }
+    }
+
+    fn lease(&self) -> Duration {
+        self.0.config.lease
+    }
 }
 
 /// What one attempt did, as the API reports a test-send.
@@ -107,6 +138,9 @@ struct Inner {
     in_flight: Arc<Semaphore>,
     last_release_ms: AtomicI64,
     observer: std::sync::OnceLock<Arc<dyn AttemptObserver>>,
+    /// Where attempts report; set by `start`. Cleared at shutdown, so no delivery is handed over to an
+    /// engine that is stopping.
+    results: std::sync::RwLock<Option<mpsc::Sender<AttemptRecord>>>,
 }
 
 /// How often expired claims are looked for.
@@ -151,6 +185,7 @@ impl Engine {
             in_flight,
             last_release_ms: AtomicI64::new(i64::MIN / 2),
             observer: std::sync::OnceLock::new(),
+            results: std::sync::RwLock::new(None),
         }))
     }
 
@@ -247,6 +282,7 @@ impl Engine {
         let (results_tx, results_rx) =
             mpsc::channel::<AttemptRecord>(self.0.config.max_in_flight * 4);
         let writer = tokio::spawn(self.clone().write_results(results_rx));
+        *self.0.results.write().expect("results lock") = Some(results_tx.clone());
         let looper = tokio::spawn(self.clone().claim_loop(results_tx, stop.clone()));
         EngineHandle {
             stop,
@@ -282,6 +318,7 @@ impl Engine {
                 _ = tokio::time::sleep(sleep) => {}
             }
         }
+        self.0.results.write().expect("results lock").take();
         // Waiting for every in-flight attempt: they hold permits of the global semaphore.
         let _ = self
             .0
@@ -361,23 +398,82 @@ impl Engine {
                 }
                 rt.queued.fetch_add(1, Ordering::Relaxed);
             }
-            let engine = self.clone();
-            let results = results.clone();
-            tokio::spawn(async move {
-                let record = engine.attempt(delivery, rt.clone()).await;
-                if let Some(rt) = rt {
-                    // Leaving the "busy" state: the endpoint's skipped backlog can be claimed again.
-                    if rt.queued.fetch_sub(1, Ordering::Relaxed) == rt.limit * BUSY_FACTOR {
-                        engine.wake();
-                    }
-                }
-                let _ = results.send(record).await;
-            });
+            self.spawn_attempt(delivery, rt, results.clone());
         }
         if !overflow.is_empty() {
             self.0.store.release_claims(&overflow).await?;
         }
         Ok(n - overflow.len())
+    }
+
+    /// Runs one attempt in its own task; its endpoint's queue count (already raised) drops when it ends.
+    fn spawn_attempt(
+        &self,
+        delivery: ClaimedDelivery,
+        rt: Option<Arc<EndpointRuntime>>,
+        results: mpsc::Sender<AttemptRecord>,
+    ) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let record = engine.attempt(delivery, rt.clone()).await;
+            if let Some(rt) = rt {
+                let before = rt
+                    .queued
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                        Some(q.saturating_sub(1))
+                    })
+                    .unwrap_or_default();
+                // Leaving the "busy" state: the endpoint's skipped backlog can be claimed again.
+                if before == rt.limit * BUSY_FACTOR {
+                    engine.wake();
+                }
+            }
+            let _ = results.send(record).await;
+        });
+    }
+
+    /// Starts the deliveries a committed transaction handed over (see [`DeliveryHandoff`]); their
+    /// endpoints' queue counts were raised when they were reserved.
+    pub async fn dispatch_handed_over(&self, deliveries: Vec<ClaimedDelivery>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let results = self.0.results.read().expect("results lock").clone();
+        let Some(results) = results else {
+            // Stopped meanwhile: leave them to the lease, like any claim of a stopped engine.
+            self.unclaim(&deliveries).await;
+            return;
+        };
+        for delivery in deliveries {
+            let rt = match self.0.endpoints.get(&delivery.endpoint_id) {
+                Some(rt) => Some(rt.clone()),
+                // Forgotten since it was reserved (the endpoint changed): load it again.
+                None => match self.runtime(delivery.endpoint_id).await {
+                    Ok(rt) => {
+                        if let Some(rt) = &rt {
+                            rt.queued.fetch_add(1, Ordering::Relaxed);
+                        }
+                        rt
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "loading an endpoint failed; its delivery waits for its lease");
+                        continue;
+                    }
+                },
+            };
+            self.spawn_attempt(delivery, rt, results.clone());
+        }
+    }
+
+    /// Gives handed-over deliveries back to the queue (best effort: their lease re-queues them anyway).
+    async fn unclaim(&self, deliveries: &[ClaimedDelivery]) {
+        let ids: Vec<DeliveryId> = deliveries.iter().map(|d| d.id).collect();
+        if let Err(e) = self.0.store.release_claims(&ids).await {
+            tracing::warn!(error = %e, "releasing handed-over deliveries failed; their lease will");
+        }
+        for d in deliveries {
+            self.unreserve(d.endpoint_id);
+        }
     }
 
     /// Sends one claimed delivery (waiting for its endpoint slot) and decides what comes next.
@@ -541,6 +637,7 @@ impl Engine {
                     event_type: event.event_type,
                     reason: DeliveryReason::Test,
                     status: linkwire_contract::DeliveryStatus::Delivering,
+                    claimed_until: None,
                 },
                 now,
             )

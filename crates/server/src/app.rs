@@ -121,14 +121,13 @@ impl Application {
         );
         engine.observe(Arc::new(metrics.deliveries.clone()));
         let engine_handle = engine.start();
-        let wake = engine.clone();
         let (click_queue, click_writer) = clicks::start(
             ClickWriter {
                 store: store.clone(),
                 enricher: Arc::new(enricher),
                 clock: deps.clock.clone(),
                 metrics: metrics.clone(),
-                on_events: Some(Arc::new(move || wake.wake())),
+                engine: Some(engine.clone()),
             },
             settings.click_queue,
         );

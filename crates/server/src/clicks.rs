@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use linkwire_contract::payload::{Click, EventData};
 use linkwire_contract::{format_timestamp, Clock, EventRecord, Timestamp};
+use linkwire_delivery::Engine;
 use linkwire_enrich::{Enricher, RawHit};
-use linkwire_store::{ClickRow, Store};
+use linkwire_store::{ClickRow, DeliveryHandoff, Store};
 use rand::RngCore;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -56,15 +57,14 @@ impl ClickQueue {
     }
 }
 
-/// Called after each committed batch that produced events, so delivery can start at once.
-pub type OnEvents = Arc<dyn Fn() + Send + Sync>;
-
 pub struct ClickWriter {
     pub store: Store,
     pub enricher: Arc<Enricher>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
-    pub on_events: Option<OnEvents>,
+    /// This node's delivery engine: it takes the batch's deliveries straight from the transaction when
+    /// it has room, and is woken for the rest.
+    pub engine: Option<Engine>,
 }
 
 /// Starts the writer; the task ends once every [`ClickQueue`] clone is dropped and the queue is drained.
@@ -198,9 +198,10 @@ impl ClickWriter {
     /// back-pressure reaches the redirect handlers instead of clicks being lost.
     async fn write(&self, batch: &[(ClickRow, Option<EventRecord>)]) {
         let mut backoff = Duration::from_millis(50);
-        loop {
-            match self.store.insert_clicks(batch).await {
-                Ok(()) => break,
+        let handoff = self.engine.as_ref().map(|e| e as &dyn DeliveryHandoff);
+        let fan_out = loop {
+            match self.store.insert_clicks(batch, handoff).await {
+                Ok(fan_out) => break fan_out,
                 Err(e) => {
                     self.metrics.click_write_failures.inc();
                     tracing::error!(error = %e, clicks = batch.len(), "click batch write failed; retrying");
@@ -208,6 +209,12 @@ impl ClickWriter {
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
+        };
+        if let Some(engine) = &self.engine {
+            if fan_out.left_for_claims() {
+                engine.wake();
+            }
+            engine.dispatch_handed_over(fan_out.handed_over).await;
         }
         let bots = batch.iter().filter(|(c, _)| c.is_bot).count() as u64;
         let events = batch.iter().filter(|(_, e)| e.is_some()).count();
@@ -216,8 +223,5 @@ impl ClickWriter {
         self.metrics.bot_clicks_written.inc_by(bots);
         self.metrics.click_events_written.inc_by(events as u64);
         self.metrics.click_queue_depth.dec_by(batch.len() as i64);
-        if let (Some(notify), true) = (&self.on_events, events > 0) {
-            notify();
-        }
     }
 }

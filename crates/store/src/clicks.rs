@@ -3,6 +3,7 @@
 use linkwire_contract::{EventRecord, LinkId, Timestamp, TouchType, WorkspaceId};
 use serde::Serialize;
 
+use crate::deliveries::{DeliveryHandoff, FanOut, Reservations};
 use crate::rows::{get, int_flag, ms};
 use crate::{Result, Store};
 
@@ -76,10 +77,16 @@ impl Store {
             .collect()
     }
 
-    /// Writes a batch of clicks and their events (human clicks only have one) in one transaction.
-    pub async fn insert_clicks(&self, batch: &[(ClickRow, Option<EventRecord>)]) -> Result<()> {
+    /// Writes a batch of clicks and their events (human clicks only have one) in one transaction, with
+    /// the events' deliveries. Deliveries that `handoff` takes are created already claimed and returned
+    /// in [`FanOut::handed_over`], for the caller to give to its engine.
+    pub async fn insert_clicks(
+        &self,
+        batch: &[(ClickRow, Option<EventRecord>)],
+        handoff: Option<&dyn DeliveryHandoff>,
+    ) -> Result<FanOut> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(FanOut::default());
         }
         let mut tx = self.begin().await?;
         let ph = crate::Placeholders::for_backend(self.backend);
@@ -115,35 +122,39 @@ impl Store {
         }
 
         let events: Vec<&EventRecord> = batch.iter().filter_map(|(_, e)| e.as_ref()).collect();
-        if !events.is_empty() {
-            for chunk in crate::statement_chunks(&events, ph.max_rows(EVENT_COLUMNS)) {
-                let sql = format!(
-                    "INSERT INTO events (id, organization_id, workspace_id, type, link_id, created_at, body) VALUES {}",
-                    ph.rows(chunk.len(), EVENT_COLUMNS, 0)
-                );
-                let mut q = sqlx::query(&sql);
-                for e in chunk {
-                    q = q
-                        .bind(e.id.to_string())
-                        .bind(e.organization_id.to_string())
-                        .bind(e.workspace_id.to_string())
-                        .bind(e.event_type.as_str())
-                        .bind(e.link_id.map(|l| l.to_string()))
-                        .bind(ms(e.created_at))
-                        .bind(e.body.as_str());
-                }
-                q.execute(&mut *tx).await?;
-            }
-            let now = batch
-                .iter()
-                .map(|(c, _)| c.clicked_at)
-                .max()
-                .expect("non-empty batch");
-            crate::deliveries::fan_out(&mut tx, &events, now).await?;
-            self.notify_in(&mut tx, crate::Notice::Work).await?;
+        if events.is_empty() {
+            tx.commit().await?;
+            return Ok(FanOut::default());
         }
+        for chunk in crate::statement_chunks(&events, ph.max_rows(EVENT_COLUMNS)) {
+            let sql = format!(
+                "INSERT INTO events (id, organization_id, workspace_id, type, link_id, created_at, body) VALUES {}",
+                ph.rows(chunk.len(), EVENT_COLUMNS, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.id.to_string())
+                    .bind(e.organization_id.to_string())
+                    .bind(e.workspace_id.to_string())
+                    .bind(e.event_type.as_str())
+                    .bind(e.link_id.map(|l| l.to_string()))
+                    .bind(ms(e.created_at))
+                    .bind(e.body.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let now = batch
+            .iter()
+            .map(|(c, _)| c.clicked_at)
+            .max()
+            .expect("non-empty batch");
+        let mut reservations = Reservations::new(handoff, now);
+        let fan_out = crate::deliveries::fan_out(&mut tx, &events, now, &mut reservations).await?;
+        self.notify_in(&mut tx, crate::Notice::Work).await?;
         tx.commit().await?;
-        Ok(())
+        reservations.keep();
+        Ok(fan_out)
     }
 
     /// Deletes clicks older than `cutoff` for one workspace; returns how many.

@@ -19,7 +19,7 @@ pub const AUTO_DISABLE_DEAD_LETTERS: i64 = 20;
 /// ...while failing for at least this long.
 pub const AUTO_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
 /// Bound values per inserted delivery row and per attempt row.
-const BOUND_PER_DELIVERY: usize = 10;
+const BOUND_PER_DELIVERY: usize = 11;
 const BOUND_PER_ATTEMPT: usize = 10;
 
 /// `$offset+1,…`: numbered placeholders, for the short lists that follow numbered parameters.
@@ -40,6 +40,93 @@ pub struct NewDelivery {
     pub event_type: EventType,
     pub reason: DeliveryReason,
     pub status: DeliveryStatus,
+    /// Set when the delivery is created already claimed (handed straight to an engine).
+    pub claimed_until: Option<Timestamp>,
+}
+
+/// Lets the transaction that creates live deliveries hand some of them straight to this node's engine,
+/// already claimed under a lease: the hot path then skips the claim round trip and the body read, and the
+/// attempt starts as soon as the transaction commits. What is not taken waits as `pending` for the claim
+/// loop, as every delivery did before; a crash loses nothing, since the lease expires and the delivery is
+/// claimed again.
+pub trait DeliveryHandoff: Send + Sync {
+    /// Takes one new delivery for `endpoint` if this node will send it soon, counting it as queued.
+    fn reserve(&self, endpoint: EndpointId) -> bool;
+    /// Gives back a reservation whose transaction did not commit.
+    fn unreserve(&self, endpoint: EndpointId);
+    /// How long a delivery handed over now stays claimed.
+    fn lease(&self) -> std::time::Duration;
+}
+
+/// The deliveries a transaction created for its events.
+#[derive(Debug, Default)]
+pub struct FanOut {
+    /// Deliveries created, handed over or not.
+    pub created: usize,
+    /// Those created already claimed for the engine that reserved them.
+    pub handed_over: Vec<ClaimedDelivery>,
+}
+
+impl FanOut {
+    /// Whether some deliveries wait for the claim loop.
+    pub fn left_for_claims(&self) -> bool {
+        self.created > self.handed_over.len()
+    }
+}
+
+/// The reservations made inside one transaction; given back unless [`Reservations::keep`] is called
+/// after the commit, so an error anywhere on the way cannot leak queue room.
+pub(crate) struct Reservations<'a> {
+    handoff: Option<&'a dyn DeliveryHandoff>,
+    lease_until: Option<Timestamp>,
+    taken: Vec<EndpointId>,
+}
+
+impl<'a> Reservations<'a> {
+    pub(crate) fn new(handoff: Option<&'a dyn DeliveryHandoff>, now: Timestamp) -> Self {
+        let lease_until =
+            handoff.map(|h| now + chrono::Duration::from_std(h.lease()).unwrap_or_default());
+        Self {
+            handoff,
+            lease_until,
+            taken: Vec::new(),
+        }
+    }
+
+    /// No hand-off: every delivery waits for the claim loop.
+    pub(crate) fn none() -> Reservations<'static> {
+        Reservations {
+            handoff: None,
+            lease_until: None,
+            taken: Vec::new(),
+        }
+    }
+
+    /// The lease of a delivery to `endpoint` if the engine takes it now.
+    fn take(&mut self, endpoint: EndpointId) -> Option<Timestamp> {
+        let handoff = self.handoff?;
+        if handoff.reserve(endpoint) {
+            self.taken.push(endpoint);
+            self.lease_until
+        } else {
+            None
+        }
+    }
+
+    /// The transaction committed: the reserved deliveries now belong to the engine.
+    pub(crate) fn keep(mut self) {
+        self.taken.clear();
+    }
+}
+
+impl Drop for Reservations<'_> {
+    fn drop(&mut self) {
+        if let Some(handoff) = self.handoff {
+            for endpoint in self.taken.drain(..) {
+                handoff.unreserve(endpoint);
+            }
+        }
+    }
 }
 
 async fn insert_deliveries(
@@ -49,12 +136,12 @@ async fn insert_deliveries(
 ) -> Result<()> {
     let ph = crate::Placeholders::of(tx);
     for chunk in crate::statement_chunks(rows, ph.max_rows(BOUND_PER_DELIVERY)) {
-        // `attempts` starts at 0 and goes in as a literal; the other ten columns are bound.
+        // `attempts` starts at 0 and goes in as a literal; the other columns are bound.
         let values = (0..chunk.len())
             .map(|r| {
-                let p = |c: usize| ph.param(r * 10 + c + 1);
+                let p = |c: usize| ph.param(r * BOUND_PER_DELIVERY + c + 1);
                 format!(
-                    "({},{},{},{},{},{},{},0,{},{},{})",
+                    "({},{},{},{},{},{},{},0,{},{},{},{})",
                     p(0),
                     p(1),
                     p(2),
@@ -64,14 +151,15 @@ async fn insert_deliveries(
                     p(6),
                     p(7),
                     p(8),
-                    p(9)
+                    p(9),
+                    p(10)
                 )
             })
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
             "INSERT INTO deliveries (id, event_id, endpoint_id, workspace_id, event_type, reason, status, attempts, \
-             next_attempt_at, created_at, updated_at) VALUES {values}"
+             next_attempt_at, created_at, updated_at, locked_until) VALUES {values}"
         );
         let mut q = sqlx::query(&sql);
         for d in chunk {
@@ -85,7 +173,8 @@ async fn insert_deliveries(
                 .bind(d.status.as_str())
                 .bind(ms(now))
                 .bind(ms(now))
-                .bind(ms(now));
+                .bind(ms(now))
+                .bind(d.claimed_until.map(ms));
         }
         q.execute(&mut **tx).await?;
     }
@@ -98,9 +187,11 @@ pub(crate) async fn fan_out(
     tx: &mut Transaction<'static, Any>,
     events: &[&EventRecord],
     now: Timestamp,
-) -> Result<usize> {
+    reservations: &mut Reservations<'_>,
+) -> Result<FanOut> {
     let mut subscribers: HashMap<(WorkspaceId, EventType), Vec<EndpointId>> = HashMap::new();
     let mut rows = Vec::new();
+    let mut handed = Vec::new();
     for ev in events {
         if !ev.event_type.is_subscribable() {
             continue;
@@ -118,19 +209,40 @@ pub(crate) async fn fan_out(
             slot.insert(ids.iter().filter_map(|i| i.parse().ok()).collect());
         }
         for endpoint_id in &subscribers[&key] {
+            let id = DeliveryId::new();
+            let claimed_until = reservations.take(*endpoint_id);
+            if claimed_until.is_some() {
+                handed.push(ClaimedDelivery {
+                    id,
+                    event_id: ev.id,
+                    endpoint_id: *endpoint_id,
+                    event_type: ev.event_type,
+                    reason: DeliveryReason::Live,
+                    attempt: 1,
+                    body: ev.body.clone(),
+                });
+            }
             rows.push(NewDelivery {
-                id: DeliveryId::new(),
+                id,
                 event_id: ev.id,
                 endpoint_id: *endpoint_id,
                 workspace_id: ev.workspace_id,
                 event_type: ev.event_type,
                 reason: DeliveryReason::Live,
-                status: DeliveryStatus::Pending,
+                status: if claimed_until.is_some() {
+                    DeliveryStatus::Delivering
+                } else {
+                    DeliveryStatus::Pending
+                },
+                claimed_until,
             });
         }
     }
     insert_deliveries(tx, &rows, now).await?;
-    Ok(rows.len())
+    Ok(FanOut {
+        created: rows.len(),
+        handed_over: handed,
+    })
 }
 
 /// Marks every unfinished delivery of an endpoint as a dead letter with `why`.
@@ -696,6 +808,7 @@ impl Store {
                 } else {
                     DeliveryStatus::Paused
                 },
+                claimed_until: None,
             })
             .collect();
         let mut tx = self.begin().await?;
@@ -848,5 +961,57 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    #[derive(Default)]
+    struct Counting {
+        reserved: AtomicUsize,
+        unreserved: AtomicUsize,
+    }
+
+    impl DeliveryHandoff for Counting {
+        fn reserve(&self, _: EndpointId) -> bool {
+            self.reserved.fetch_add(1, Relaxed);
+            true
+        }
+        fn unreserve(&self, _: EndpointId) {
+            self.unreserved.fetch_add(1, Relaxed);
+        }
+        fn lease(&self) -> std::time::Duration {
+            std::time::Duration::from_secs(30)
+        }
+    }
+
+    #[test]
+    fn reservations_are_given_back_unless_kept() {
+        let engine = Counting::default();
+        let now = linkwire_contract::from_millis(1_000);
+        let mut failed = Reservations::new(Some(&engine), now);
+        assert_eq!(
+            failed.take(EndpointId::new()),
+            Some(linkwire_contract::from_millis(31_000))
+        );
+        failed.take(EndpointId::new());
+        drop(failed); // the transaction did not commit
+        assert_eq!(engine.unreserved.load(Relaxed), 2);
+
+        let mut committed = Reservations::new(Some(&engine), now);
+        committed.take(EndpointId::new());
+        committed.keep();
+        assert_eq!(
+            (
+                engine.reserved.load(Relaxed),
+                engine.unreserved.load(Relaxed)
+            ),
+            (3, 2)
+        );
+
+        assert_eq!(Reservations::none().take(EndpointId::new()), None);
     }
 }

@@ -52,7 +52,13 @@ pub(crate) async fn insert_event(
     .bind(&event.body)
     .execute(&mut **tx)
     .await?;
-    crate::deliveries::fan_out(tx, &[event], event.created_at).await?;
+    crate::deliveries::fan_out(
+        tx,
+        &[event],
+        event.created_at,
+        &mut crate::deliveries::Reservations::none(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -28,8 +28,8 @@ use sqlx::{Any, AnyPool, Executor};
 
 pub use clicks::{AnalyticsFilter, AnalyticsReport, ClickRow, CountBy, DayCount, RecentClick};
 pub use deliveries::{
-    AttemptDisposition, AttemptRecord, AttemptRow, ClaimedDelivery, DeliveryFilter, DeliveryRow,
-    EndpointStats, NewDelivery, SeriesPoint,
+    AttemptDisposition, AttemptRecord, AttemptRow, ClaimedDelivery, DeliveryFilter,
+    DeliveryHandoff, DeliveryRow, EndpointStats, NewDelivery, SeriesPoint,
 };
 pub use domains::Domain;
 pub use endpoints::{Endpoint, EndpointFilter, EndpointKind, PreviousSecret};
@@ -118,7 +118,7 @@ impl Store {
                 let reader = sqlite_pool(options.max_connections.max(1), options)
                     .connect(&url)
                     .await?;
-                checkpoint::spawn(reader.clone());
+                checkpoint::spawn(reader.clone(), writer.clone());
                 Store {
                     backend,
                     url: url.as_str().into(),

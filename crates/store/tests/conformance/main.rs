@@ -11,7 +11,8 @@ use linkwire_contract::{
 };
 use linkwire_store::{
     AnalyticsFilter, AttemptDisposition, AttemptRecord, ClickRow, CredentialKind, DeliveryFilter,
-    Endpoint, EndpointKind, EventFilter, Link, Member, NewCredential, Store, StoreError, Tenant,
+    DeliveryHandoff, Endpoint, EndpointKind, EventFilter, Link, Member, NewCredential, Store,
+    StoreError, Tenant,
 };
 use support::{t, tenant, TestDb};
 
@@ -418,7 +419,8 @@ async fn click_batches_and_analytics(db: &TestDb) {
         let ev = (!c.is_bot).then(|| event_for(&l, i));
         batch.push((c, ev));
     }
-    s.insert_clicks(&batch).await.unwrap();
+    let fan_out = s.insert_clicks(&batch, None).await.unwrap();
+    assert_eq!(fan_out.created, 0, "no endpoint");
     assert_eq!(s.count_clicks(ten.workspace.id).await.unwrap(), (450, 150));
     let humans = s
         .count_events(ten.workspace.id, EventType::LinkCreated)
@@ -666,6 +668,96 @@ async fn pause_resume_and_lease_expiry(db: &TestDb) {
     );
 }
 
+/// An engine stand-in that takes deliveries for one endpoint only, and only `room` of them.
+struct TakesOne {
+    endpoint: EndpointId,
+    room: std::sync::atomic::AtomicUsize,
+}
+
+impl DeliveryHandoff for TakesOne {
+    fn reserve(&self, endpoint: EndpointId) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        endpoint == self.endpoint
+            && self
+                .room
+                .fetch_update(Relaxed, Relaxed, |r| r.checked_sub(1))
+                .is_ok()
+    }
+
+    fn unreserve(&self, _: EndpointId) {
+        self.room.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
+}
+
+/// Click deliveries an engine takes are created claimed under its lease; the rest wait for claims.
+async fn click_deliveries_handed_over_are_claimed_and_leased(db: &TestDb) {
+    let s = &db.store;
+    let ten = tenant(s, Plan::Enterprise).await;
+    let dom = default_domain(s).await;
+    let taken = endpoint(&ten, &[EventType::LinkCreated]);
+    let left = endpoint(&ten, &[EventType::LinkCreated]);
+    for e in [&taken, &left] {
+        s.create_endpoint(e).await.unwrap();
+    }
+    let l = link(&ten, dom, "h");
+    s.insert_link(&l, &event_for(&l, 0)).await.unwrap();
+    // The link's own event: two deliveries for the claim loop.
+    assert_eq!(s.claim_due(t(1), t(1000), 10, &[]).await.unwrap().len(), 2);
+
+    let batch: Vec<_> = (0..3)
+        .map(|i| {
+            let row = ClickRow {
+                link_id: l.id,
+                workspace_id: ten.workspace.id,
+                clicked_at: t(10),
+                touch_type: TouchType::ShortLinkClick,
+                is_bot: false,
+                country: None,
+                device_category: None,
+                browser_family: None,
+                os_family: None,
+                referrer_host: None,
+                social_source: None,
+                utm: Default::default(),
+                visitor_hash: format!("v{i}"),
+            };
+            (row, Some(event_for(&l, 10)))
+        })
+        .collect();
+    let engine = TakesOne {
+        endpoint: taken.id,
+        room: 2.into(),
+    };
+    let fan_out = s.insert_clicks(&batch, Some(&engine)).await.unwrap();
+    assert_eq!(fan_out.created, 6);
+    assert!(fan_out.left_for_claims());
+    let handed = &fan_out.handed_over;
+    assert_eq!(handed.len(), 2, "as much as the engine had room for");
+    for (d, (_, ev)) in handed.iter().zip(&batch) {
+        let ev = ev.as_ref().unwrap();
+        assert_eq!((d.endpoint_id, d.event_id, d.attempt), (taken.id, ev.id, 1));
+        assert_eq!(d.body, ev.body);
+    }
+    assert_eq!(engine.room.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    // The claim loop sees only the four left over, never a handed-over one.
+    let claimed = s.claim_due(t(10), t(100), 10, &[]).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    assert!(claimed.iter().all(|c| handed.iter().all(|h| h.id != c.id)));
+    // A node that took deliveries and died: the lease (60 s from the click) runs out and they return.
+    assert_eq!(s.release_expired_claims(t(69)).await.unwrap(), 0);
+    assert_eq!(s.release_expired_claims(t(71)).await.unwrap(), 2);
+    let again = s.claim_due(t(71), t(200), 10, &[]).await.unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(again
+        .iter()
+        .all(|c| c.endpoint_id == taken.id && c.attempt == 1));
+}
+
 /// Two nodes claiming at once never hold the same delivery.
 async fn concurrent_claims_are_disjoint(db: &TestDb) {
     let s = &db.store;
@@ -713,7 +805,59 @@ storage_tests!(
     domains_and_state_events,
     click_batches_and_analytics,
     fan_out_claims_and_outcomes,
+    click_deliveries_handed_over_are_claimed_and_leased,
     pause_resume_and_lease_expiry,
     concurrent_claims_are_disjoint,
     concurrent_open_migrates_once,
 );
+
+/// Under writes that never pause, the WAL still starts over: the background checkpoints leave nothing
+/// behind once it is large, so its file stays bounded instead of growing with everything written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_starts_over_under_sustained_writes() {
+    let db = TestDb::sqlite().await;
+    let s = &db.store;
+    let ten = tenant(s, Plan::Enterprise).await;
+    let dom = default_domain(s).await;
+    let l = link(&ten, dom, "wal");
+    s.insert_link(&l, &event_for(&l, 0)).await.unwrap();
+    let wal = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://").to_owned() + "-wal");
+    let batch = || -> Vec<_> {
+        (0..1000)
+            .map(|i| {
+                let row = ClickRow {
+                    link_id: l.id,
+                    workspace_id: ten.workspace.id,
+                    clicked_at: t(1),
+                    touch_type: TouchType::ShortLinkClick,
+                    is_bot: false,
+                    country: Some("SE".into()),
+                    device_category: Some("desktop"),
+                    browser_family: Some("Firefox".into()),
+                    os_family: Some("Linux".into()),
+                    referrer_host: None,
+                    social_source: None,
+                    utm: Default::default(),
+                    visitor_hash: format!("{i:064x}"),
+                };
+                (row, Some(event_for(&l, 1)))
+            })
+            .collect()
+    };
+    let mut written = 0u64;
+    let mut largest_wal = 0u64;
+    // Well over 200 MB through the WAL, with no pause between transactions.
+    while written < 200 << 20 {
+        let before = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        s.insert_clicks(&batch(), None).await.unwrap();
+        let after = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        written += after.saturating_sub(before).max(1 << 20);
+        largest_wal = largest_wal.max(after);
+    }
+    eprintln!("largest WAL file: {} MB", largest_wal >> 20);
+    assert!(
+        largest_wal < 100 << 20,
+        "the WAL grew to {} MB: it never started over",
+        largest_wal >> 20
+    );
+}
