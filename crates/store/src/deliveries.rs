@@ -558,6 +558,8 @@ impl Store {
                 _ => {}
             }
         }
+        let mut succeeded = Vec::new();
+        let mut failing = Vec::new();
         for (endpoint, (success, dead, first_at)) in per_endpoint {
             if records.iter().any(|r| {
                 r.endpoint_id == endpoint && r.disposition == AttemptDisposition::Unsubscribed
@@ -577,47 +579,61 @@ impl Store {
                     first_at,
                 )
                 .await?;
+            } else if success {
+                succeeded.push((endpoint, first_at));
+            } else {
+                failing.push((endpoint, first_at, dead));
+            }
+        }
+        // One statement for all endpoints of the batch (with 100 endpoints, one per endpoint was the
+        // largest part of recording a batch).
+        for chunk in crate::statement_chunks(&succeeded, ph.max_rows(2)) {
+            let sql = format!(
+                "UPDATE endpoints SET last_success_at = v.column2, failing_since = NULL, dead_letters_since_success = 0 \
+                 FROM (VALUES {}) AS v WHERE endpoints.id = v.column1",
+                ph.rows(chunk.len(), 2, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (endpoint, first_at) in chunk {
+                q = q.bind(endpoint.to_string()).bind(ms(*first_at));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in crate::statement_chunks(&failing, ph.max_rows(3)) {
+            let sql = format!(
+                "UPDATE endpoints SET failing_since = COALESCE(failing_since, v.column2), \
+                 dead_letters_since_success = dead_letters_since_success + v.column3 \
+                 FROM (VALUES {}) AS v WHERE endpoints.id = v.column1",
+                ph.rows(chunk.len(), 3, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (endpoint, first_at, dead) in chunk {
+                q = q.bind(endpoint.to_string()).bind(ms(*first_at)).bind(*dead);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let now = records.iter().map(|r| ms(r.finished_at)).max().unwrap_or(0);
+        for (endpoint, _, dead) in failing {
+            if dead == 0 {
                 continue;
             }
-            if success {
-                sqlx::query(
-                    "UPDATE endpoints SET last_success_at = $1, failing_since = NULL, dead_letters_since_success = 0 WHERE id = $2",
-                )
-                .bind(ms(first_at))
-                .bind(endpoint.to_string())
-                .execute(&mut *tx)
-                .await?;
-                continue;
-            }
-            sqlx::query(
-                "UPDATE endpoints SET failing_since = COALESCE(failing_since, $1), \
-                 dead_letters_since_success = dead_letters_since_success + $2 WHERE id = $3",
+            let done = sqlx::query(
+                "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 \
+                 WHERE id = $3 AND enabled = 1 AND dead_letters_since_success >= $4 AND failing_since <= $5",
             )
-            .bind(ms(first_at))
-            .bind(dead)
+            .bind("auto_disabled: every delivery failed for 5 days")
+            .bind(now)
             .bind(endpoint.to_string())
+            .bind(AUTO_DISABLE_DEAD_LETTERS)
+            .bind(now - AUTO_DISABLE_AFTER_MS)
             .execute(&mut *tx)
             .await?;
-            if dead > 0 {
-                let now = records.iter().map(|r| ms(r.finished_at)).max().unwrap_or(0);
-                let done = sqlx::query(
-                    "UPDATE endpoints SET enabled = 0, disabled_reason = $1, updated_at = $2 \
-                     WHERE id = $3 AND enabled = 1 AND dead_letters_since_success >= $4 AND failing_since <= $5",
-                )
-                .bind("auto_disabled: every delivery failed for 5 days")
-                .bind(now)
-                .bind(endpoint.to_string())
-                .bind(AUTO_DISABLE_DEAD_LETTERS)
-                .bind(now - AUTO_DISABLE_AFTER_MS)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    sqlx::query("UPDATE deliveries SET status = 'paused' WHERE endpoint_id = $1 AND status = 'pending'")
-                        .bind(endpoint.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                    disabled.push(endpoint);
-                }
+            if done.rows_affected() == 1 {
+                sqlx::query("UPDATE deliveries SET status = 'paused' WHERE endpoint_id = $1 AND status = 'pending'")
+                    .bind(endpoint.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                disabled.push(endpoint);
             }
         }
         tx.commit().await?;
