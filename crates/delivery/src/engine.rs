@@ -26,8 +26,6 @@ use crate::templates::PayloadTemplate;
 
 /// An endpoint with this many times its concurrency limit claimed here is skipped when claiming.
 const BUSY_FACTOR: usize = 4;
-/// Claim headroom for deliveries to endpoints this node has not loaded yet.
-const UNSEEN_ENDPOINT_ROOM: usize = 64;
 /// How soon the loop looks again when due work was left unclaimed because its endpoints are busy.
 const BUSY_RECHECK: Duration = Duration::from_millis(20);
 
@@ -118,6 +116,16 @@ struct EndpointRuntime {
 }
 
 impl EndpointRuntime {
+    /// Queued here at or below which the claim loop takes more for this endpoint. Claims wait for room
+    /// for a full round of its concurrency, so they come in useful sizes rather than one at a time.
+    fn claim_threshold(&self) -> usize {
+        self.limit * (BUSY_FACTOR - 1)
+    }
+
+    fn claims_more(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) <= self.claim_threshold()
+    }
+
     fn live_secrets(&self, now: Timestamp) -> Vec<SigningSecret> {
         self.secrets
             .iter()
@@ -137,6 +145,8 @@ struct Inner {
     endpoints: DashMap<EndpointId, Arc<EndpointRuntime>>,
     in_flight: Arc<Semaphore>,
     last_release_ms: AtomicI64,
+    /// Claim rounds so far: where the next round starts among the endpoints with due work.
+    claim_rounds: AtomicUsize,
     observer: std::sync::OnceLock<Arc<dyn AttemptObserver>>,
     /// Where attempts report; set by `start`. Cleared at shutdown, so no delivery is handed over to an
     /// engine that is stopping.
@@ -184,6 +194,7 @@ impl Engine {
             endpoints: DashMap::new(),
             in_flight,
             last_release_ms: AtomicI64::new(i64::MIN / 2),
+            claim_rounds: AtomicUsize::new(0),
             observer: std::sync::OnceLock::new(),
             results: std::sync::RwLock::new(None),
         }))
@@ -368,42 +379,43 @@ impl Engine {
             .0
             .endpoints
             .iter()
-            .filter(|e| e.queued.load(Ordering::Relaxed) >= e.limit * BUSY_FACTOR)
+            .filter(|e| !e.claims_more())
             .map(|e| *e.key())
             .collect();
-        // Claim no more than the known endpoints have room for (plus some for endpoints not seen yet):
-        // claiming a full batch for one endpoint would only hand most of it straight back.
-        let known_room: usize = self
-            .0
-            .endpoints
-            .iter()
-            .map(|e| (e.limit * BUSY_FACTOR).saturating_sub(e.queued.load(Ordering::Relaxed)))
-            .sum();
-        let want = (known_room + UNSEEN_ENDPOINT_ROOM).min(self.0.config.batch as usize) as u32;
-        let claimed = self
-            .0
-            .store
-            .claim_due(now, lease_until, want, &busy)
-            .await?;
+        let due = self.0.store.endpoints_with_due_work(now, &busy).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        // Each endpoint is asked for no more than its room here, so nothing claimed has to be handed back;
+        // with more endpoints than one batch holds, a rotating start gives each its turn.
+        let mut budget = self.0.config.batch as usize;
+        let mut wants = Vec::with_capacity(due.len());
+        let start = self.0.claim_rounds.fetch_add(1, Ordering::Relaxed) % due.len();
+        for id in due.iter().cycle().skip(start).take(due.len()) {
+            if budget == 0 {
+                break;
+            }
+            let Some(rt) = self.runtime(*id).await? else {
+                continue;
+            };
+            let room = (rt.limit * BUSY_FACTOR)
+                .saturating_sub(rt.queued.load(Ordering::Relaxed))
+                .min(budget);
+            if room > 0 {
+                wants.push((*id, room as u32));
+                budget -= room;
+            }
+        }
+        let claimed = self.0.store.claim_due_for(now, lease_until, &wants).await?;
         let n = claimed.len();
-        // One claim may bring more for an endpoint than it can work off within the lease; hand the
-        // overflow straight back rather than hold it while its lease runs out.
-        let mut overflow = Vec::new();
         for delivery in claimed {
             let rt = self.runtime(delivery.endpoint_id).await?;
             if let Some(rt) = &rt {
-                if rt.queued.load(Ordering::Relaxed) >= rt.limit * BUSY_FACTOR {
-                    overflow.push(delivery.id);
-                    continue;
-                }
                 rt.queued.fetch_add(1, Ordering::Relaxed);
             }
             self.spawn_attempt(delivery, rt, results.clone());
         }
-        if !overflow.is_empty() {
-            self.0.store.release_claims(&overflow).await?;
-        }
-        Ok(n - overflow.len())
+        Ok(n)
     }
 
     /// Runs one attempt in its own task; its endpoint's queue count (already raised) drops when it ends.
@@ -423,8 +435,8 @@ impl Engine {
                         Some(q.saturating_sub(1))
                     })
                     .unwrap_or_default();
-                // Leaving the "busy" state: the endpoint's skipped backlog can be claimed again.
-                if before == rt.limit * BUSY_FACTOR {
+                // Room for a claim's worth again: the endpoint's skipped backlog can be claimed.
+                if before == rt.claim_threshold() + 1 {
                     engine.wake();
                 }
             }

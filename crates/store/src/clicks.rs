@@ -154,6 +154,12 @@ impl Store {
         self.notify_in(&mut tx, crate::Notice::Work).await?;
         tx.commit().await?;
         reservations.keep();
+        if fan_out.left_for_claims() {
+            // The claims that pick these up will want the bodies: spare them the read.
+            for e in &events {
+                self.bodies.insert(e.id, e.body.as_str().into());
+            }
+        }
         Ok(fan_out)
     }
 

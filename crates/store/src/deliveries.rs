@@ -2,6 +2,7 @@
 //! result recording, history, replay, recovery and stats.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use linkwire_contract::{
     DeliveryId, DeliveryReason, DeliveryStatus, EndpointId, EventId, EventRecord, EventType,
@@ -426,15 +427,90 @@ impl Store {
             q = q.bind(b.to_string());
         }
         let rows = q.fetch_all(&self.writer).await?;
+        self.with_bodies(&rows).await
+    }
+
+    /// The endpoints that have pending deliveries due by `now`, leaving out `skip` (one index seek each).
+    pub async fn endpoints_with_due_work(
+        &self,
+        now: Timestamp,
+        skip: &[EndpointId],
+    ) -> Result<Vec<EndpointId>> {
+        let exclude = if skip.is_empty() {
+            String::new()
+        } else {
+            format!(" AND e.id NOT IN ({})", numbered_list(skip.len(), 1))
+        };
+        let sql = format!(
+            "SELECT e.id FROM endpoints e WHERE EXISTS (SELECT 1 FROM deliveries d \
+             WHERE d.status = 'pending' AND d.endpoint_id = e.id AND d.next_attempt_at <= $1){exclude}"
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(ms(now));
+        for id in skip {
+            q = q.bind(id.to_string());
+        }
+        let ids = q.fetch_all(&self.reader).await?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// Claims, for each `(endpoint, n)`, up to `n` of that endpoint's oldest due deliveries under a lease
+    /// until `lease_until`. Each endpoint's share is one index range (`deliveries_pending_by_endpoint`), so
+    /// a claim costs what it returns, however large other endpoints' backlogs are.
+    pub async fn claim_due_for(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        wants: &[(EndpointId, u32)],
+    ) -> Result<Vec<ClaimedDelivery>> {
+        if wants.is_empty() {
+            return Ok(Vec::new());
+        }
+        // $1 lease, $2 now, then one (endpoint, limit) pair per want.
+        let per_endpoint = |i: usize| {
+            let (ep, n) = (i * 2 + 3, i * 2 + 4);
+            match self.backend {
+                Backend::Sqlite => format!(
+                    "SELECT id FROM (SELECT id FROM deliveries WHERE status = 'pending' AND endpoint_id = ${ep} \
+                     AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT ${n})"
+                ),
+                Backend::Postgres => format!("(${ep}, ${n}::bigint)"),
+            }
+        };
+        let parts: Vec<String> = (0..wants.len()).map(per_endpoint).collect();
+        let chosen = match self.backend {
+            Backend::Sqlite => parts.join(" UNION ALL "),
+            // SKIP LOCKED cannot sit under a UNION; a LATERAL subquery per endpoint can hold it.
+            Backend::Postgres => format!(
+                "SELECT d.id FROM (VALUES {}) AS w(endpoint_id, n) CROSS JOIN LATERAL \
+                 (SELECT id FROM deliveries WHERE status = 'pending' AND endpoint_id = w.endpoint_id \
+                  AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT w.n FOR UPDATE SKIP LOCKED) d",
+                parts.join(",")
+            ),
+        };
+        let sql = format!(
+            "UPDATE deliveries SET status = 'delivering', locked_until = $1, updated_at = $2 \
+             WHERE id IN ({chosen}) RETURNING id, event_id, endpoint_id, event_type, reason, attempts"
+        );
+        let mut q = sqlx::query(&sql).bind(ms(lease_until)).bind(ms(now));
+        for (endpoint, n) in wants {
+            q = q.bind(endpoint.to_string()).bind(i64::from(*n));
+        }
+        let rows = q.fetch_all(&self.writer).await?;
+        self.with_bodies(&rows).await
+    }
+
+    /// Claimed rows (`RETURNING id, event_id, endpoint_id, event_type, reason, attempts`) with their
+    /// events' bodies.
+    async fn with_bodies(&self, rows: &[sqlx::any::AnyRow]) -> Result<Vec<ClaimedDelivery>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let mut claimed = Vec::with_capacity(rows.len());
-        let mut event_ids: Vec<String> = Vec::with_capacity(rows.len());
-        for r in &rows {
+        let mut event_ids: Vec<EventId> = Vec::with_capacity(rows.len());
+        for r in rows {
             let attempts: i64 = get(r, "attempts")?;
             let event_id: EventId = parsed(r, "event_id")?;
-            event_ids.push(event_id.to_string());
+            event_ids.push(event_id);
             claimed.push(ClaimedDelivery {
                 id: parsed(r, "id")?,
                 event_id,
@@ -445,9 +521,16 @@ impl Store {
                 body: String::new(),
             });
         }
+        let mut bodies: HashMap<EventId, Arc<str>> = HashMap::with_capacity(event_ids.len());
+        event_ids.retain(|id| match self.bodies.get(id) {
+            Some(body) => {
+                bodies.insert(*id, body);
+                false
+            }
+            None => true,
+        });
         event_ids.sort();
         event_ids.dedup();
-        let mut bodies: HashMap<String, String> = HashMap::with_capacity(event_ids.len());
         let ph = crate::Placeholders::for_backend(self.backend);
         for chunk in crate::statement_chunks(&event_ids, ph.max_rows(1)) {
             let sql = format!(
@@ -456,16 +539,19 @@ impl Store {
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
-                q = q.bind(id);
+                q = q.bind(id.to_string());
             }
             for r in q.fetch_all(&self.reader).await? {
-                bodies.insert(get(&r, "id")?, get(&r, "body")?);
+                let id: EventId = parsed(&r, "id")?;
+                let body: Arc<str> = get::<String>(&r, "body")?.into();
+                self.bodies.insert(id, body.clone());
+                bodies.insert(id, body);
             }
         }
         for c in &mut claimed {
             c.body = bodies
-                .get(&c.event_id.to_string())
-                .cloned()
+                .get(&c.event_id)
+                .map(|b| b.to_string())
                 .unwrap_or_default();
         }
         Ok(claimed)

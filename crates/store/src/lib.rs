@@ -7,6 +7,7 @@
 //! Must not: know about HTTP, build payloads, or read the clock (callers pass `now`).
 #![forbid(unsafe_code)]
 
+mod bodies;
 mod checkpoint;
 mod clicks;
 mod deliveries;
@@ -91,6 +92,7 @@ pub struct Store {
     /// Writes. On SQLite a single connection: SQLite has one writer, and queuing in the pool is cheaper
     /// than `SQLITE_BUSY` retries.
     writer: AnyPool,
+    bodies: std::sync::Arc<bodies::BodyCache>,
 }
 
 impl Store {
@@ -124,6 +126,7 @@ impl Store {
                     url: url.as_str().into(),
                     reader,
                     writer,
+                    bodies: Default::default(),
                 }
             }
             Backend::Postgres => {
@@ -137,6 +140,7 @@ impl Store {
                     url: url.into(),
                     reader: pool.clone(),
                     writer: pool,
+                    bodies: Default::default(),
                 }
             }
         };

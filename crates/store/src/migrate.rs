@@ -10,12 +10,20 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("migrations/sqlite_0002_webhooks.sql")),
     (3, include_str!("migrations/sqlite_0003_instance.sql")),
     (4, include_str!("migrations/sqlite_0004_members.sql")),
+    (
+        5,
+        include_str!("migrations/sqlite_0005_pending_by_endpoint.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("migrations/postgres_0001_foundation.sql")),
     (2, include_str!("migrations/postgres_0002_webhooks.sql")),
     (3, include_str!("migrations/postgres_0003_instance.sql")),
     (4, include_str!("migrations/postgres_0004_members.sql")),
+    (
+        5,
+        include_str!("migrations/postgres_0005_pending_by_endpoint.sql"),
+    ),
 ];
 
 /// Arbitrary constant naming linkwire's migration lock.

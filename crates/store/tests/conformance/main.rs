@@ -758,6 +758,79 @@ async fn click_deliveries_handed_over_are_claimed_and_leased(db: &TestDb) {
         .all(|c| c.endpoint_id == taken.id && c.attempt == 1));
 }
 
+/// Claims by endpoint: each endpoint gets at most what was asked for it, oldest first, and two nodes
+/// claiming the same endpoints at once never hold the same delivery.
+async fn claims_per_endpoint(db: &TestDb) {
+    let s = &db.store;
+    let ten = tenant(s, Plan::Enterprise).await;
+    let dom = default_domain(s).await;
+    let [a, b, c] = [(); 3].map(|_| endpoint(&ten, &[EventType::LinkCreated]));
+    for e in [&a, &b, &c] {
+        s.create_endpoint(e).await.unwrap();
+    }
+    for i in 0..5 {
+        let l = link(&ten, dom, &format!("e{i}"));
+        s.insert_link(&l, &event_for(&l, 10 + i)).await.unwrap();
+    }
+    let sorted = |mut v: Vec<EndpointId>| {
+        v.sort();
+        v
+    };
+    let mut all = vec![a.id, b.id, c.id];
+    all.sort();
+    assert_eq!(
+        sorted(s.endpoints_with_due_work(t(20), &[]).await.unwrap()),
+        all
+    );
+    assert_eq!(
+        sorted(s.endpoints_with_due_work(t(20), &[a.id]).await.unwrap()),
+        sorted(vec![b.id, c.id])
+    );
+    assert!(
+        s.endpoints_with_due_work(t(9), &[])
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing due yet"
+    );
+    // Only what is due: at t(12) three events per endpoint are.
+    let first = s
+        .claim_due_for(t(12), t(100), &[(a.id, 2), (b.id, 10)])
+        .await
+        .unwrap();
+    let count = |v: &[linkwire_store::ClaimedDelivery], e: EndpointId| {
+        v.iter().filter(|d| d.endpoint_id == e).count()
+    };
+    assert_eq!((count(&first, a.id), count(&first, b.id)), (2, 3));
+    assert!(first.iter().all(|d| d.attempt == 1 && !d.body.is_empty()));
+    let later = s.claim_due_for(t(20), t(100), &[(a.id, 10)]).await.unwrap();
+    assert_eq!(count(&later, a.id), 3, "the rest of a's, none twice");
+    assert!(later.iter().all(|d| first.iter().all(|f| f.id != d.id)));
+    assert_eq!(
+        sorted(s.endpoints_with_due_work(t(20), &[]).await.unwrap()),
+        sorted(vec![b.id, c.id])
+    );
+
+    let other = db.another_node().await;
+    let wants = [(b.id, 1), (c.id, 1)];
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let (x, y) = tokio::join!(
+            s.claim_due_for(t(20), t(100), &wants),
+            other.claim_due_for(t(20), t(100), &wants)
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        if x.is_empty() && y.is_empty() {
+            break;
+        }
+        for d in x.iter().chain(y.iter()) {
+            assert!(seen.insert(d.id), "delivery {} claimed twice", d.id);
+        }
+    }
+    assert_eq!(seen.len(), 2 + 5, "b's last two and all five of c's");
+    other.close().await;
+}
+
 /// Two nodes claiming at once never hold the same delivery.
 async fn concurrent_claims_are_disjoint(db: &TestDb) {
     let s = &db.store;
@@ -808,6 +881,7 @@ storage_tests!(
     click_deliveries_handed_over_are_claimed_and_leased,
     pause_resume_and_lease_expiry,
     concurrent_claims_are_disjoint,
+    claims_per_endpoint,
     concurrent_open_migrates_once,
 );
 
