@@ -26,6 +26,10 @@ use crate::templates::PayloadTemplate;
 
 /// An endpoint with this many times its concurrency limit claimed here is skipped when claiming.
 const BUSY_FACTOR: usize = 4;
+/// Outcomes recorded per transaction, at most.
+const RECORD_BATCH: usize = 1024;
+/// How long the result writer gathers outcomes before writing a small batch.
+const RECORD_GATHER: Duration = Duration::from_millis(5);
 /// How soon the loop looks again when due work was left unclaimed because its endpoints are busy.
 const BUSY_RECHECK: Duration = Duration::from_millis(20);
 
@@ -571,8 +575,18 @@ impl Engine {
     }
 
     async fn write_results(self, mut rx: mpsc::Receiver<AttemptRecord>) {
-        let mut batch = Vec::with_capacity(1024);
-        while rx.recv_many(&mut batch, 1024).await > 0 {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            // Every commit rewrites the pages it touched, so many small ones cost far more than a few
+            // large ones; nobody waits on an outcome being recorded, so gather a few more first.
+            let gather_until = tokio::time::Instant::now() + RECORD_GATHER;
+            while batch.len() < RECORD_BATCH / 4 {
+                let room = RECORD_BATCH - batch.len();
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+                    _ = tokio::time::sleep_until(gather_until) => break,
+                }
+            }
             let mut backoff = Duration::from_millis(50);
             loop {
                 match self.0.store.record_attempts(&batch).await {
