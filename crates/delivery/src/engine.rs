@@ -131,6 +131,11 @@ impl EndpointRuntime {
         self.queued.load(Ordering::Relaxed) <= self.claim_threshold()
     }
 
+    /// How many more may be queued here.
+    fn room(&self) -> usize {
+        (self.limit * BUSY_FACTOR).saturating_sub(self.queued.load(Ordering::Relaxed))
+    }
+
     fn live_secrets(&self, now: Timestamp) -> Vec<SigningSecret> {
         self.secrets
             .iter()
@@ -152,12 +157,16 @@ struct Inner {
     last_release_ms: AtomicI64,
     /// Claim rounds so far: where the next round starts among the endpoints with due work.
     claim_rounds: AtomicUsize,
+    /// When this node last looked for endpoints with due work that it has not loaded.
+    last_discovery_ms: AtomicI64,
     observer: std::sync::OnceLock<Arc<dyn AttemptObserver>>,
     /// Where attempts report; set by `start`. Cleared at shutdown, so no delivery is handed over to an
     /// engine that is stopping.
     results: std::sync::RwLock<Option<mpsc::Sender<AttemptRecord>>>,
 }
 
+/// How often endpoints with due work that this node has not loaded are looked for.
+const DISCOVER_EVERY_MS: i64 = 500;
 /// How often expired claims are looked for.
 const RELEASE_EVERY_MS: i64 = 5_000;
 
@@ -200,6 +209,7 @@ impl Engine {
             in_flight,
             last_release_ms: AtomicI64::new(i64::MIN / 2),
             claim_rounds: AtomicUsize::new(0),
+            last_discovery_ms: AtomicI64::new(i64::MIN / 2),
             observer: std::sync::OnceLock::new(),
             results: std::sync::RwLock::new(None),
         }))
@@ -379,6 +389,17 @@ impl Engine {
             }
         }
         let lease_until = now + chrono::Duration::from_std(self.0.config.lease).unwrap_or_default();
+        // Endpoints with due work that this node has not loaded yet (after a start, or created since):
+        // load them, so the claims below know their room. Looked for at most every few hundred ms.
+        if self.0.endpoints.is_empty()
+            || now_ms - self.0.last_discovery_ms.load(Ordering::Relaxed) >= DISCOVER_EVERY_MS
+        {
+            self.0.last_discovery_ms.store(now_ms, Ordering::Relaxed);
+            let known: Vec<EndpointId> = self.0.endpoints.iter().map(|e| *e.key()).collect();
+            for id in self.0.store.endpoints_with_due_work(now, &known).await? {
+                self.runtime(id).await?;
+            }
+        }
         // Endpoints with plenty already queued here are skipped, so their backlog cannot crowd out others.
         let busy: Vec<EndpointId> = self
             .0
@@ -387,12 +408,48 @@ impl Engine {
             .filter(|e| !e.claims_more())
             .map(|e| *e.key())
             .collect();
-        let due = self.0.store.endpoints_with_due_work(now, &busy).await?;
+        let want = self
+            .0
+            .endpoints
+            .iter()
+            .filter(|e| e.claims_more())
+            .map(|e| e.room())
+            .sum::<usize>()
+            .min(self.0.config.batch as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        // First the oldest due work, within a bounded window of it: the usual case, and it takes whole
+        // events across their endpoints, which keeps the pages a claim touches few.
+        let claimed = self
+            .0
+            .store
+            .claim_due(now, lease_until, want as u32, &busy)
+            .await?;
+        let mut n = self.dispatch_claimed(claimed, results).await?;
+        // If busy endpoints' backlog filled that window, endpoints with room may have due work beyond
+        // it: claim theirs directly, an index range each, so they never wait behind a slow endpoint.
+        if n < want && !busy.is_empty() {
+            n += self
+                .claim_for_endpoints_with_room(now, lease_until, &busy, results)
+                .await?;
+        }
+        Ok(n)
+    }
+
+    /// Claims, for each endpoint with due work and room here, up to its room.
+    async fn claim_for_endpoints_with_room(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        busy: &[EndpointId],
+        results: &mpsc::Sender<AttemptRecord>,
+    ) -> Result<usize, StoreError> {
+        let due = self.0.store.endpoints_with_due_work(now, busy).await?;
         if due.is_empty() {
             return Ok(0);
         }
-        // Each endpoint is asked for no more than its room here, so nothing claimed has to be handed back;
-        // with more endpoints than one batch holds, a rotating start gives each its turn.
+        // With more endpoints than one batch holds, a rotating start gives each its turn.
         let mut budget = self.0.config.batch as usize;
         let mut wants = Vec::with_capacity(due.len());
         let start = self.0.claim_rounds.fetch_add(1, Ordering::Relaxed) % due.len();
@@ -403,24 +460,41 @@ impl Engine {
             let Some(rt) = self.runtime(*id).await? else {
                 continue;
             };
-            let room = (rt.limit * BUSY_FACTOR)
-                .saturating_sub(rt.queued.load(Ordering::Relaxed))
-                .min(budget);
+            let room = rt.room().min(budget);
             if room > 0 {
                 wants.push((*id, room as u32));
                 budget -= room;
             }
         }
         let claimed = self.0.store.claim_due_for(now, lease_until, &wants).await?;
-        let n = claimed.len();
+        self.dispatch_claimed(claimed, results).await
+    }
+
+    /// Starts claimed deliveries; hands back those whose endpoint has no room here after all (the
+    /// oldest due work may hold more for one endpoint than its share).
+    async fn dispatch_claimed(
+        &self,
+        claimed: Vec<ClaimedDelivery>,
+        results: &mpsc::Sender<AttemptRecord>,
+    ) -> Result<usize, StoreError> {
+        let mut started = 0;
+        let mut overflow = Vec::new();
         for delivery in claimed {
             let rt = self.runtime(delivery.endpoint_id).await?;
             if let Some(rt) = &rt {
+                if rt.room() == 0 {
+                    overflow.push(delivery.id);
+                    continue;
+                }
                 rt.queued.fetch_add(1, Ordering::Relaxed);
             }
             self.spawn_attempt(delivery, rt, results.clone());
+            started += 1;
         }
-        Ok(n)
+        if !overflow.is_empty() {
+            self.0.store.release_claims(&overflow).await?;
+        }
+        Ok(started)
     }
 
     /// Runs one attempt in its own task; its endpoint's queue count (already raised) drops when it ends.

@@ -19,6 +19,8 @@ use crate::{Backend, FromAnyRow, Result, Store};
 pub const AUTO_DISABLE_DEAD_LETTERS: i64 = 20;
 /// ...while failing for at least this long.
 pub const AUTO_DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
+/// Due rows a claim looks at when it skips busy endpoints.
+const CLAIM_WINDOW: usize = 4_096;
 /// Bound values per inserted delivery row and per attempt row.
 const BOUND_PER_DELIVERY: usize = 11;
 const BOUND_PER_ATTEMPT: usize = 10;
@@ -399,7 +401,11 @@ pub struct SeriesPoint {
 }
 
 impl Store {
-    /// Claims up to `limit` due deliveries under a lease until `lease_until`, skipping `busy` endpoints.
+    /// Claims up to `limit` of the oldest due deliveries under a lease until `lease_until`, skipping those
+    /// of `busy` endpoints. Only the oldest `CLAIM_WINDOW` due rows are looked at, so a claim reads a
+    /// bounded part of the index however much busy endpoints have waiting (without it, a claim with a
+    /// 1,000,000-delivery backlog for busy endpoints read all of it: about 200 ms); the engine claims for
+    /// endpoints beyond the window with [`Store::claim_due_for`].
     pub async fn claim_due(
         &self,
         now: Timestamp,
@@ -407,20 +413,27 @@ impl Store {
         limit: u32,
         busy: &[EndpointId],
     ) -> Result<Vec<ClaimedDelivery>> {
-        let exclude = if busy.is_empty() {
-            String::new()
-        } else {
-            format!(" AND endpoint_id NOT IN ({})", numbered_list(busy.len(), 3))
-        };
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        let chosen = if busy.is_empty() {
+            format!(
+                "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2 \
+                 ORDER BY next_attempt_at LIMIT {limit}{lock}"
+            )
+        } else {
+            let window = (limit as usize).max(CLAIM_WINDOW);
+            format!(
+                "SELECT id FROM (SELECT id, endpoint_id FROM deliveries WHERE status = 'pending' \
+                 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT {window}{lock}) AS oldest \
+                 WHERE endpoint_id NOT IN ({}) LIMIT {limit}",
+                numbered_list(busy.len(), 2)
+            )
+        };
         let sql = format!(
             "UPDATE deliveries SET status = 'delivering', locked_until = $1, updated_at = $2 \
-             WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $2{exclude} \
-                          ORDER BY next_attempt_at LIMIT {limit}{lock}) \
-             RETURNING id, event_id, endpoint_id, event_type, reason, attempts"
+             WHERE id IN ({chosen}) RETURNING id, event_id, endpoint_id, event_type, reason, attempts"
         );
         let mut q = sqlx::query(&sql).bind(ms(lease_until)).bind(ms(now));
         for b in busy {
