@@ -811,6 +811,27 @@ async fn claims_per_endpoint(db: &TestDb) {
         sorted(vec![b.id, c.id])
     );
 
+    // The oldest-first claim skips busy endpoints (here a and b): only c's come back, oldest first.
+    let skipping = s.claim_due(t(20), t(100), 2, &[a.id, b.id]).await.unwrap();
+    assert_eq!(skipping.len(), 2);
+    assert!(skipping.iter().all(|d| d.endpoint_id == c.id));
+    let oldest = |v: &[linkwire_store::ClaimedDelivery]| {
+        v.iter()
+            .map(|d| d.event_id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let rest = s.claim_due_for(t(20), t(100), &[(c.id, 10)]).await.unwrap();
+    assert_eq!(rest.len(), 3);
+    assert!(
+        oldest(&skipping)
+            .iter()
+            .all(|e| oldest(&rest).iter().all(|r| e < r)),
+        "the skipping claim took c's two oldest"
+    );
+    let _ = s
+        .release_claims(&rest.iter().map(|d| d.id).collect::<Vec<_>>())
+        .await;
+
     let other = db.another_node().await;
     let wants = [(b.id, 1), (c.id, 1)];
     let mut seen = std::collections::HashSet::new();
@@ -827,7 +848,11 @@ async fn claims_per_endpoint(db: &TestDb) {
             assert!(seen.insert(d.id), "delivery {} claimed twice", d.id);
         }
     }
-    assert_eq!(seen.len(), 2 + 5, "b's last two and all five of c's");
+    assert_eq!(
+        seen.len(),
+        2 + 3,
+        "b's last two and c's three released ones"
+    );
     other.close().await;
 }
 
