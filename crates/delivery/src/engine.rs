@@ -238,9 +238,14 @@ impl Engine {
         self.0.wake.notify_one();
     }
 
-    /// An endpoint changed (URL, secrets, limits, deletion): forget what was cached about it.
+    /// An endpoint was created or changed (URL, secrets, limits, deletion): forget what was cached about
+    /// it, and look for endpoints with due work in the next claim round rather than up to
+    /// `DISCOVER_EVERY_MS` later.
     pub fn invalidate_endpoint(&self, id: EndpointId) {
         self.0.endpoints.remove(&id);
+        self.0
+            .last_discovery_ms
+            .store(i64::MIN / 2, Ordering::Relaxed);
     }
 
     async fn runtime(&self, id: EndpointId) -> Result<Option<Arc<EndpointRuntime>>, StoreError> {

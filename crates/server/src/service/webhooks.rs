@@ -148,6 +148,8 @@ pub async fn create(
         updated_at: now,
     };
     state.store.create_endpoint(&endpoint).await?;
+    // The engine looks for endpoints it has not loaded only now and then; have it look now.
+    state.engine.invalidate_endpoint(endpoint.id);
     Ok((endpoint, secret.as_str().to_owned()))
 }
 
