@@ -24,7 +24,7 @@ use crate::secrets::SecretBox;
 use crate::sender::{Outgoing, SendResult, Sender};
 use crate::templates::PayloadTemplate;
 
-/// An endpoint with this many times its concurrency limit claimed here is skipped when claiming.
+/// How many deliveries one endpoint may have queued on this node, in multiples of its concurrency limit.
 const BUSY_FACTOR: usize = 4;
 /// Outcomes recorded per transaction, at most.
 const RECORD_BATCH: usize = 1024;
@@ -68,23 +68,16 @@ impl DeliveryHandoff for Engine {
         if self.0.results.read().expect("results lock").is_none() {
             return false;
         }
-        // Only endpoints already loaded here, and only up to the same room the claim loop allows.
-        self.0.endpoints.get(&endpoint).is_some_and(|rt| {
-            rt.queued
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
-                    (q < rt.limit * BUSY_FACTOR).then_some(q + 1)
-                })
-                .is_ok()
-        })
+        // Only endpoints already loaded here, and only up to the same share the claim loop allows.
+        self.0
+            .endpoints
+            .get(&endpoint)
+            .is_some_and(|rt| rt.try_queue_one())
     }
 
     fn unreserve(&self, endpoint: EndpointId) {
         if let Some(rt) = self.0.endpoints.get(&endpoint) {
-            let _ = rt
-                .queued
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
-                    Some(q.saturating_sub(1))
-                });
+            rt.finish_one();
         }
     }
 
@@ -124,16 +117,40 @@ impl EndpointRuntime {
     /// claims come in useful sizes rather than one delivery at a time, while what is queued still keeps
     /// every slot busy.
     fn claim_threshold(&self) -> usize {
-        self.limit * BUSY_FACTOR / 2
+        self.share() / 2
     }
 
     fn claims_more(&self) -> bool {
         self.queued.load(Ordering::Relaxed) <= self.claim_threshold()
     }
 
+    /// How many may be queued here at once: claimed or handed over, waiting for a slot or being sent.
+    fn share(&self) -> usize {
+        self.limit * BUSY_FACTOR
+    }
+
     /// How many more may be queued here.
     fn room(&self) -> usize {
-        (self.limit * BUSY_FACTOR).saturating_sub(self.queued.load(Ordering::Relaxed))
+        self.share()
+            .saturating_sub(self.queued.load(Ordering::Relaxed))
+    }
+
+    /// Counts one more queued delivery if the share has room for it.
+    fn try_queue_one(&self) -> bool {
+        self.queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                (q < self.share()).then_some(q + 1)
+            })
+            .is_ok()
+    }
+
+    /// Counts one queued delivery as done; returns how many were queued before.
+    fn finish_one(&self) -> usize {
+        self.queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(1))
+            })
+            .unwrap_or_default()
     }
 
     fn live_secrets(&self, now: Timestamp) -> Vec<SigningSecret> {
@@ -486,12 +503,9 @@ impl Engine {
         let mut overflow = Vec::new();
         for delivery in claimed {
             let rt = self.runtime(delivery.endpoint_id).await?;
-            if let Some(rt) = &rt {
-                if rt.room() == 0 {
-                    overflow.push(delivery.id);
-                    continue;
-                }
-                rt.queued.fetch_add(1, Ordering::Relaxed);
+            if rt.as_ref().is_some_and(|rt| !rt.try_queue_one()) {
+                overflow.push(delivery.id);
+                continue;
             }
             self.spawn_attempt(delivery, rt, results.clone());
             started += 1;
@@ -513,14 +527,8 @@ impl Engine {
         tokio::spawn(async move {
             let record = engine.attempt(delivery, rt.clone()).await;
             if let Some(rt) = rt {
-                let before = rt
-                    .queued
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
-                        Some(q.saturating_sub(1))
-                    })
-                    .unwrap_or_default();
                 // Room for a claim's worth again: the endpoint's skipped backlog can be claimed.
-                if before == rt.claim_threshold() + 1 {
+                if rt.finish_one() == rt.claim_threshold() + 1 {
                     engine.wake();
                 }
             }

@@ -62,6 +62,25 @@ fn event_for(l: &Link, at: i64) -> EventRecord {
     ev
 }
 
+/// A human click on `l` with nothing but a visitor hash known about it.
+fn human_click(l: &Link, at: linkwire_contract::Timestamp, visitor_hash: String) -> ClickRow {
+    ClickRow {
+        link_id: l.id,
+        workspace_id: l.workspace_id,
+        clicked_at: at,
+        touch_type: TouchType::ShortLinkClick,
+        is_bot: false,
+        country: None,
+        device_category: None,
+        browser_family: None,
+        os_family: None,
+        referrer_host: None,
+        social_source: None,
+        utm: Default::default(),
+        visitor_hash,
+    }
+}
+
 fn endpoint(tenant: &Tenant, types: &[EventType]) -> Endpoint {
     Endpoint {
         id: EndpointId::new(),
@@ -710,22 +729,10 @@ async fn click_deliveries_handed_over_are_claimed_and_leased(db: &TestDb) {
 
     let batch: Vec<_> = (0..3)
         .map(|i| {
-            let row = ClickRow {
-                link_id: l.id,
-                workspace_id: ten.workspace.id,
-                clicked_at: t(10),
-                touch_type: TouchType::ShortLinkClick,
-                is_bot: false,
-                country: None,
-                device_category: None,
-                browser_family: None,
-                os_family: None,
-                referrer_host: None,
-                social_source: None,
-                utm: Default::default(),
-                visitor_hash: format!("v{i}"),
-            };
-            (row, Some(event_for(&l, 10)))
+            (
+                human_click(&l, t(10), format!("v{i}")),
+                Some(event_for(&l, 10)),
+            )
         })
         .collect();
     let engine = TakesOne {
@@ -924,22 +931,10 @@ async fn sqlite_wal_starts_over_under_sustained_writes() {
     let batch = || -> Vec<_> {
         (0..1000)
             .map(|i| {
-                let row = ClickRow {
-                    link_id: l.id,
-                    workspace_id: ten.workspace.id,
-                    clicked_at: t(1),
-                    touch_type: TouchType::ShortLinkClick,
-                    is_bot: false,
-                    country: Some("SE".into()),
-                    device_category: Some("desktop"),
-                    browser_family: Some("Firefox".into()),
-                    os_family: Some("Linux".into()),
-                    referrer_host: None,
-                    social_source: None,
-                    utm: Default::default(),
-                    visitor_hash: format!("{i:064x}"),
-                };
-                (row, Some(event_for(&l, 1)))
+                (
+                    human_click(&l, t(1), format!("{i:064x}")),
+                    Some(event_for(&l, 1)),
+                )
             })
             .collect()
     };
