@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use linkwire_contract::{Clock, SystemClock};
 use linkwire_delivery::{Engine, EngineConfig, EngineHandle, SecretBox, Sender, SenderConfig};
 use linkwire_enrich::{Enricher, EnricherConfig};
@@ -197,6 +198,10 @@ impl Application {
         let store = state.store.clone();
         let grace = state.settings.shutdown_grace;
         let app = crate::http::router(state);
+        // Responses are small and written whole: send them at once rather than waiting on Nagle.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -67,7 +67,12 @@ pub struct ClickWriter {
     pub engine: Option<Engine>,
 }
 
-/// Starts the writer; the task ends once every [`ClickQueue`] clone is dropped and the queue is drained.
+/// Starts the writer; it ends once every [`ClickQueue`] clone is dropped and the queue is drained.
+///
+/// The writer's work runs on two threads of its own, not on the async workers: enriching a batch (one
+/// thread) and binding and committing the one before it (the other). Both are long stretches of CPU
+/// that a worker cannot interrupt, and the redirects queued behind such a stretch on the same worker
+/// waited for it; the operating system time-slices a thread of its own with the workers instead.
 pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, ClickWriterHandle) {
     let (tx, rx) = mpsc::channel(capacity);
     let queue = ClickQueue {
@@ -75,21 +80,39 @@ pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, ClickWriterHa
         metrics: writer.metrics.clone(),
     };
     let stop = Arc::new(Notify::new());
-    let task = tokio::spawn(writer.run(rx, stop.clone()));
-    (queue, ClickWriterHandle { stop, task })
+    // One batch waits while the previous one commits: building overlaps the commit, and batches land
+    // in order.
+    let (batches, pending) = mpsc::channel(1);
+    let writer = Arc::new(writer);
+    let runtime = tokio::runtime::Handle::current();
+    let enrich = {
+        let (writer, runtime, stop) = (writer.clone(), runtime.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || runtime.block_on(writer.enrich(rx, stop, batches)))
+    };
+    let commit = tokio::task::spawn_blocking(move || runtime.block_on(writer.commit(pending)));
+    (
+        queue,
+        ClickWriterHandle {
+            stop,
+            tasks: [enrich, commit],
+        },
+    )
 }
 
 /// Stops the writer once everything queued so far is written.
 pub struct ClickWriterHandle {
     stop: Arc<Notify>,
-    task: JoinHandle<()>,
+    tasks: [JoinHandle<()>; 2],
 }
 
 impl ClickWriterHandle {
     /// Closes the queue (later submits fail and are logged), writes what it holds, and waits for the writer.
     pub async fn drain(self) {
         self.stop.notify_one();
-        let _ = self.task.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        tracing::info!("click writer drained and stopped");
     }
 }
 
@@ -111,17 +134,19 @@ impl DailySalt {
 }
 
 impl ClickWriter {
-    /// Receives hits, enriches them into a batch, and commits it. Enriching the next batch overlaps the
-    /// commit of the previous one (at most one commit in flight, so batches land in order): the SQLite
-    /// thread is never idle while the writer builds rows, and building never waits for a commit.
-    async fn run(self, mut rx: mpsc::Receiver<Hit>, stop: Arc<Notify>) {
-        let this = Arc::new(self);
+    /// Receives hits and enriches them into batches for [`Self::commit`]; ends when the queue is closed
+    /// and empty.
+    async fn enrich(
+        &self,
+        mut rx: mpsc::Receiver<Hit>,
+        stop: Arc<Notify>,
+        batches: mpsc::Sender<Vec<(ClickRow, Option<EventRecord>)>>,
+    ) {
         let mut salt = DailySalt {
             day: i64::MIN,
             salt: [0; 32],
         };
         let mut hits = Vec::with_capacity(MAX_BATCH);
-        let mut in_flight: Option<JoinHandle<()>> = None;
         let stopped = stop.notified();
         tokio::pin!(stopped);
         let mut closed = false;
@@ -135,20 +160,22 @@ impl ClickWriter {
                     continue;
                 }
             }
-            let batch: Vec<(ClickRow, Option<EventRecord>)> = hits
+            let batch = hits
                 .drain(..)
-                .map(|hit| this.click_of(hit, salt.for_day(this.clock.now())))
+                .map(|hit| self.click_of(hit, salt.for_day(self.clock.now())))
                 .collect();
-            if let Some(previous) = in_flight.take() {
-                let _ = previous.await;
+            if batches.send(batch).await.is_err() {
+                tracing::error!("click committer stopped; clicks were not recorded");
+                break;
             }
-            let writer = this.clone();
-            in_flight = Some(tokio::spawn(async move { writer.write(&batch).await }));
         }
-        if let Some(last) = in_flight {
-            let _ = last.await;
+    }
+
+    /// Commits batches in the order they were built; ends when [`Self::enrich`] has ended.
+    async fn commit(&self, mut batches: mpsc::Receiver<Vec<(ClickRow, Option<EventRecord>)>>) {
+        while let Some(batch) = batches.recv().await {
+            self.write(&batch).await;
         }
-        tracing::info!("click writer drained and stopped");
     }
 
     fn click_of(&self, hit: Hit, salt: &[u8; 32]) -> (ClickRow, Option<EventRecord>) {
