@@ -988,3 +988,42 @@ async fn metrics_count_attempts_by_outcome() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deliveries_queued_longer_than_their_lease_allows_are_sent_once_each() {
+    let _g = SERIAL.write().await;
+    // Budget: a queued delivery may start up to 3 s - 1.5 s after its claim; later, the lease could
+    // run out mid-attempt and another claim send it again.
+    let app = TestApp::spawn_with(|s| {
+        s.delivery_lease = Duration::from_secs(3);
+        s.attempt_timeout = Duration::from_millis(1500);
+    })
+    .await;
+    let rx = TestReceiver::start(Reply::ok().delay(Duration::from_millis(1400))).await;
+    let ep = app.create_endpoint(&rx.url, &["link.created"]).await;
+    app.patch_endpoint(&ep.id, json!({ "max_concurrency": 1 }))
+        .await;
+    let mut events = BTreeSet::new();
+    for _ in 0..8 {
+        let link = app.create_link().await;
+        events.insert(app.created_event_id(link["id"].as_str().unwrap()).await);
+    }
+
+    // One at a time, 1.4 s each: the later ones in each claim wait past the budget, are left to their
+    // lease, and go out after it re-queues them.
+    // Done when every delivery is recorded as delivered and no request is still being answered.
+    wait_until(Duration::from_secs(40), || async {
+        let all_delivered = app
+            .deliveries(&ep.id)
+            .await
+            .iter()
+            .all(|d| d["status"] == "delivered");
+        all_delivered && rx.answered() == rx.count()
+    })
+    .await;
+    let got = rx.requests();
+    assert_eq!(got.len(), 8, "each delivery is sent once");
+    let sent: BTreeSet<String> = got.iter().map(Received::event_id).collect();
+    assert_eq!(sent, events);
+    assert!(got.iter().all(|r| r.attempt() == 1));
+}
