@@ -35,8 +35,43 @@ const FAST_RECEIVER_US: u64 = 250_000;
 /// Until its attempts show otherwise, a receiver counts as slow.
 const FIRST_LATENCY_US: u64 = 1_000_000;
 /// Queued deliveries across all endpoints on this node, in multiples of `max_in_flight`: bounds memory
-/// (each holds its body) and the wait for a global slot however many endpoints there are.
+/// (each is a task holding its body) and the wait for a global slot however many endpoints there are.
 const QUEUE_FACTOR_TOTAL: usize = 8;
+
+/// Deliveries queued on this node across all endpoints, against a cap.
+struct NodeQueue {
+    queued: AtomicUsize,
+    cap: usize,
+}
+
+impl NodeQueue {
+    fn new(cap: usize) -> Self {
+        Self {
+            queued: AtomicUsize::new(0),
+            cap,
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.cap.saturating_sub(self.queued.load(Ordering::Relaxed))
+    }
+
+    fn try_add_one(&self) -> bool {
+        self.queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                (q < self.cap).then_some(q + 1)
+            })
+            .is_ok()
+    }
+
+    fn remove_one(&self) {
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(1))
+            });
+    }
+}
 /// Outcomes recorded per transaction, at most.
 const RECORD_BATCH: usize = 1024;
 /// How long the result writer gathers outcomes before writing a small batch.
@@ -121,6 +156,8 @@ struct EndpointRuntime {
     limit: usize,
     /// Claimed and not yet finished, this node.
     queued: AtomicUsize,
+    /// The same, counted for all endpoints of this node.
+    node: Arc<NodeQueue>,
     /// Moving average of recent attempts' latency, in microseconds.
     latency_us: AtomicU64,
 }
@@ -162,17 +199,32 @@ impl EndpointRuntime {
             .saturating_sub(self.queued.load(Ordering::Relaxed))
     }
 
-    /// Counts one more queued delivery if the share has room for it.
+    /// Counts one more queued delivery if the share, and the node, have room for it.
     fn try_queue_one(&self) -> bool {
-        self.queued
+        if !self.node.try_add_one() {
+            return false;
+        }
+        let queued = self
+            .queued
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
                 (q < self.share()).then_some(q + 1)
             })
-            .is_ok()
+            .is_ok();
+        if !queued {
+            self.node.remove_one();
+        }
+        queued
+    }
+
+    /// Counts one more queued delivery whatever the share: it is already claimed.
+    fn queue_one(&self) {
+        self.node.queued.fetch_add(1, Ordering::Relaxed);
+        self.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one queued delivery as done; returns how many were queued before.
     fn finish_one(&self) -> usize {
+        self.node.remove_one();
         self.queued
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
                 Some(q.saturating_sub(1))
@@ -198,6 +250,8 @@ struct Inner {
     wake: Notify,
     endpoints: DashMap<EndpointId, Arc<EndpointRuntime>>,
     in_flight: Arc<Semaphore>,
+    /// Deliveries claimed or handed over and not yet finished, all endpoints.
+    queued: Arc<NodeQueue>,
     last_release_ms: AtomicI64,
     /// Claim rounds so far: where the next round starts among the endpoints with due work.
     claim_rounds: AtomicUsize,
@@ -242,6 +296,7 @@ impl Engine {
         config: EngineConfig,
     ) -> Self {
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+        let queued = Arc::new(NodeQueue::new(config.max_in_flight * QUEUE_FACTOR_TOTAL));
         Self(Arc::new(Inner {
             store,
             clock,
@@ -251,6 +306,7 @@ impl Engine {
             wake: Notify::new(),
             endpoints: DashMap::new(),
             in_flight,
+            queued,
             last_release_ms: AtomicI64::new(i64::MIN / 2),
             claim_rounds: AtomicUsize::new(0),
             last_discovery_ms: AtomicI64::new(i64::MIN / 2),
@@ -348,6 +404,7 @@ impl Engine {
             slots: Arc::new(Semaphore::new(limit)),
             limit,
             queued: AtomicUsize::new(0),
+            node: self.0.queued.clone(),
             latency_us: AtomicU64::new(FIRST_LATENCY_US),
         }
     }
@@ -458,14 +515,6 @@ impl Engine {
             .filter(|e| !e.claims_more())
             .map(|e| *e.key())
             .collect();
-        let queued_total: usize = self
-            .0
-            .endpoints
-            .iter()
-            .map(|e| e.queued.load(Ordering::Relaxed))
-            .sum();
-        let total_room =
-            (self.0.config.max_in_flight * QUEUE_FACTOR_TOTAL).saturating_sub(queued_total);
         let want = self
             .0
             .endpoints
@@ -474,7 +523,7 @@ impl Engine {
             .map(|e| e.room())
             .sum::<usize>()
             .min(self.0.config.batch as usize)
-            .min(total_room);
+            .min(self.0.queued.room());
         if want == 0 {
             return Ok(0);
         }
@@ -594,7 +643,7 @@ impl Engine {
                 None => match self.runtime(delivery.endpoint_id).await {
                     Ok(rt) => {
                         if let Some(rt) = &rt {
-                            rt.queued.fetch_add(1, Ordering::Relaxed);
+                            rt.queue_one();
                         }
                         rt
                     }
@@ -895,6 +944,10 @@ mod tests {
     use super::*;
 
     fn runtime(limit: usize) -> EndpointRuntime {
+        runtime_on(limit, Arc::new(NodeQueue::new(1_000)))
+    }
+
+    fn runtime_on(limit: usize, node: Arc<NodeQueue>) -> EndpointRuntime {
         EndpointRuntime {
             url: "https://receiver.example/hook".into(),
             kind: EndpointKind::Webhook,
@@ -905,6 +958,7 @@ mod tests {
             slots: Arc::new(Semaphore::new(limit)),
             limit,
             queued: AtomicUsize::new(0),
+            node,
             latency_us: AtomicU64::new(FIRST_LATENCY_US),
         }
     }
@@ -942,5 +996,20 @@ mod tests {
         assert_eq!(rt.room(), 0);
         assert_eq!(rt.finish_one(), QUEUE_FACTOR_SLOW);
         assert_eq!(rt.room(), 1);
+    }
+
+    #[test]
+    fn endpoints_share_the_node_cap() {
+        let node = Arc::new(NodeQueue::new(5));
+        let (a, b) = (runtime_on(1, node.clone()), runtime_on(1, node.clone()));
+        for _ in 0..QUEUE_FACTOR_SLOW {
+            assert!(a.try_queue_one());
+        }
+        assert!(b.try_queue_one());
+        assert!(!b.try_queue_one(), "the node is full though b has room");
+        assert_eq!(node.room(), 0);
+        a.finish_one();
+        assert!(b.try_queue_one());
+        assert!(!a.try_queue_one());
     }
 }
