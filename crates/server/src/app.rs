@@ -163,6 +163,7 @@ impl Application {
             resolver: deps.resolver,
             default_domain,
             engine,
+            passwords: Default::default(),
         });
         Ok(Self {
             listener,

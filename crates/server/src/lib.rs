@@ -21,6 +21,7 @@ pub mod qr;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 
 pub use app::{Application, Dependencies};
 pub use config::Settings;

@@ -25,6 +25,8 @@ pub struct Inner {
     pub resolver: Arc<dyn TxtResolver>,
     pub default_domain: Domain,
     pub engine: linkwire_delivery::Engine,
+    /// Failed password checks (dashboard sign-in, protected links), throttled.
+    pub passwords: crate::throttle::PasswordThrottle,
 }
 
 impl Deref for AppState {

@@ -1,7 +1,9 @@
 //! Signing in and out, and who may reach the workspace: members, API keys, no-code installation tokens.
 
-use axum::extract::{Path, Query, State};
-use axum::http::header;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use linkwire_contract::{ApiKeyId, Role, Scope};
 use serde::Deserialize;
@@ -13,6 +15,7 @@ use super::{context, failure, notice, see_other, time, time_opt};
 use crate::error::AppError;
 use crate::service::{api_keys, integrations, members};
 use crate::state::AppState;
+use crate::throttle::{self, Guarded};
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
@@ -58,15 +61,36 @@ pub async fn login_form(State(state): State<AppState>, Query(q): Query<LoginQuer
     )
 }
 
-pub async fn login(State(state): State<AppState>, LoginForm { form }: LoginForm) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    LoginForm { form }: LoginForm,
+) -> Response {
     let next = safe_next(form.get("next"));
     let email = form.get("email").unwrap_or("").trim().to_owned();
     let password = form.get("password").unwrap_or("");
+    let account = email.to_lowercase();
+    let guarded = Guarded::Login(&account);
+    let client = peer.ip().to_canonical();
+    if let Some(wait) = state.passwords.wait(guarded, client, state.clock.now()) {
+        tracing::info!("dashboard sign-in refused: too many failures");
+        let message = format!(
+            "Too many failed sign-ins. Try again in {}.",
+            throttle::describe(wait)
+        );
+        let mut res = login_page(&state, &next, Some(&message), &email, None, 429);
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.num_seconds().max(1)),
+        );
+        return res;
+    }
     let member = match members::authenticate(&state.store, &email, password).await {
         Ok(m) => m,
         Err(e) => return failure(e),
     };
     let Some(member) = member else {
+        state.passwords.failed(guarded, client, state.clock.now());
         tracing::info!("dashboard sign-in refused");
         return login_page(
             &state,
@@ -82,6 +106,7 @@ pub async fn login(State(state): State<AppState>, LoginForm { form }: LoginForm)
         Ok(t) => t,
         Err(e) => return failure(e),
     };
+    state.passwords.succeeded(guarded, client);
     tracing::info!(member = %member.id, "dashboard sign-in");
     let mut res = Redirect::to(&next).into_response();
     let max_age = members::SESSION_TTL_HOURS * 3600;

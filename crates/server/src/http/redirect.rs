@@ -14,6 +14,7 @@ use linkwire_enrich::{RawHit, QR_MARKER};
 use crate::clicks::Hit;
 use crate::service::links::password_matches;
 use crate::state::AppState;
+use crate::throttle::Guarded;
 
 /// Longest query value we keep from a visitor (UTM values end up in events).
 const MAX_QUERY_VALUE: usize = 500;
@@ -65,6 +66,13 @@ pub async fn redirect(
             state.metrics.redirects.password_form.inc();
             return password_form(StatusCode::OK, false);
         }
+        let link_id = link.id.to_string();
+        let guarded = Guarded::Link(&link_id);
+        let client = peer.ip().to_canonical();
+        if let Some(wait) = state.passwords.wait(guarded, client, now) {
+            state.metrics.redirects.password_form.inc();
+            return password_form_locked(wait);
+        }
         let Ok(bytes) = axum::body::to_bytes(body, MAX_PASSWORD_FORM).await else {
             return password_form(StatusCode::PAYLOAD_TOO_LARGE, true);
         };
@@ -78,9 +86,11 @@ pub async fn redirect(
                 .await
                 .unwrap_or(false);
         if !ok {
+            state.passwords.failed(guarded, client, state.clock.now());
             state.metrics.redirects.password_form.inc();
             return password_form(StatusCode::UNAUTHORIZED, true);
         }
+        state.passwords.succeeded(guarded, client);
     } else if method == Method::POST {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
@@ -245,6 +255,19 @@ fn password_form(status: StatusCode, wrong: bool) -> Response {
          <button type=\"submit\">Continue</button></form>"
     );
     page(status, "Password required", &body)
+}
+
+fn password_form_locked(wait: chrono::Duration) -> Response {
+    let body = format!(
+        "<p>This link is protected.</p><p role=\"alert\">Too many wrong passwords. Try again in {}.</p>",
+        crate::throttle::describe(wait)
+    );
+    let mut res = page(StatusCode::TOO_MANY_REQUESTS, "Password required", &body);
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.num_seconds().max(1)),
+    );
+    res
 }
 
 fn unavailable(error: linkwire_store::StoreError) -> Response {

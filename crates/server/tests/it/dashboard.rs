@@ -321,3 +321,62 @@ async fn an_https_public_url_marks_cookies_secure() {
         "{cookie}"
     );
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_sign_in_for_a_while() {
+    let app = TestApp::spawn().await;
+    add_member(&app, "ops@example.com", Role::Admin).await;
+    let page = app
+        .client
+        .get(app.url("/dashboard/login"))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = cookie_pair(&set_cookies(&page)[0]);
+    let token = csrf_field(&page.text().await.unwrap());
+    let attempt = |email: &'static str, password: &'static str| {
+        let (app, login_cookie, token) = (&app, login_cookie.clone(), token.clone());
+        async move {
+            app.client
+                .post(app.url("/dashboard/login"))
+                .header(COOKIE, login_cookie)
+                .form(&[
+                    ("_csrf", token.as_str()),
+                    ("email", email),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("ops@example.com", "wrong password!").await.status(),
+            401
+        );
+    }
+    // Locked: even the right password is not checked, and the page says how long to wait.
+    let resp = attempt("OPS@example.com", PASSWORD).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "30");
+    assert!(set_cookies(&resp)
+        .iter()
+        .all(|c| !c.starts_with("lw_session=")));
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many failed sign-ins. Try again in 30 seconds."));
+    // Another account is not affected.
+    assert_eq!(attempt("nobody@example.com", PASSWORD).await.status(), 401);
+
+    app.clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(attempt("ops@example.com", PASSWORD).await.status(), 303);
+    // The success cleared the count: one more failure is not locked out.
+    assert_eq!(
+        attempt("ops@example.com", "wrong password!").await.status(),
+        401
+    );
+    assert_eq!(attempt("ops@example.com", PASSWORD).await.status(), 303);
+}

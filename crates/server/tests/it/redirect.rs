@@ -199,6 +199,19 @@ async fn password_protected_links_count_only_after_unlock() {
     let clicks = app.link_events(&id, Some("link.clicked")).await;
     assert_eq!(clicks.len(), 1, "{clicks:#?}");
 
+    // Guessing is throttled: five wrong passwords, then even the right one waits, and nothing counts.
+    for _ in 0..5 {
+        assert_eq!(post(&[("password", "guess")]).await.unwrap().status(), 401);
+    }
+    let r = post(&[("password", "s3cret pass")]).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "30");
+    assert!(r.text().await.unwrap().contains("Too many wrong passwords"));
+    app.clock.advance(chrono::Duration::seconds(30));
+    let r = post(&[("password", "s3cret pass")]).await.unwrap();
+    assert_eq!(r.status(), 302);
+    app.clicks_settled(&id, 2).await;
+
     // POST to an unprotected link is not a thing.
     app.create_link(json!({"long_url": "https://example.com/o", "custom_slug": "open"}))
         .await;
