@@ -12,7 +12,7 @@ use linkwire_contract::payload::{Click, EventData};
 use linkwire_contract::{format_timestamp, Clock, EventRecord, Timestamp};
 use linkwire_delivery::Engine;
 use linkwire_enrich::{Enricher, RawHit};
-use linkwire_store::{ClickRow, DeliveryHandoff, Store};
+use linkwire_store::{Backend, ClickRow, DeliveryHandoff, Store};
 use rand::RngCore;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -70,7 +70,7 @@ pub struct ClickWriter {
 /// Starts the writer; it ends once every [`ClickQueue`] clone is dropped and the queue is drained.
 ///
 /// The writer's work runs on two threads of its own, not on the async workers: enriching a batch (one
-/// thread) and binding and committing the one before it (the other). Both are long stretches of CPU
+/// thread) and binding and committing the one before it (the other; on SQLite). Both are long stretches of CPU
 /// that a worker cannot interrupt, and the redirects queued behind such a stretch on the same worker
 /// waited for it; the operating system time-slices a thread of its own with the workers instead.
 pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, ClickWriterHandle) {
@@ -89,7 +89,14 @@ pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, ClickWriterHa
         let (writer, runtime, stop) = (writer.clone(), runtime.clone(), stop.clone());
         tokio::task::spawn_blocking(move || runtime.block_on(writer.enrich(rx, stop, batches)))
     };
-    let commit = tokio::task::spawn_blocking(move || runtime.block_on(writer.commit(pending)));
+    // On PostgreSQL a commit is a handful of network round trips, each woken by the async workers' I/O
+    // driver: there it stays an async task, where those wake-ups are cheap.
+    let commit = match writer.store.backend() {
+        Backend::Sqlite => {
+            tokio::task::spawn_blocking(move || runtime.block_on(writer.commit(pending)))
+        }
+        Backend::Postgres => tokio::spawn(async move { writer.commit(pending).await }),
+    };
     (
         queue,
         ClickWriterHandle {
