@@ -34,6 +34,8 @@ const QUEUE_FACTOR_SLOW: usize = 4;
 const FAST_RECEIVER_US: u64 = 250_000;
 /// Until its attempts show otherwise, a receiver counts as slow.
 const FIRST_LATENCY_US: u64 = 1_000_000;
+/// Time left on a claim, beyond the attempt timeout, for recording the outcome before the lease ends.
+const LEASE_MARGIN: Duration = Duration::from_millis(250);
 /// Queued deliveries across all endpoints on this node, in multiples of `max_in_flight`: bounds memory
 /// (each is a task holding its body) and the wait for a global slot however many endpoints there are.
 const QUEUE_FACTOR_TOTAL: usize = 8;
@@ -122,13 +124,34 @@ impl DeliveryHandoff for Engine {
     }
 
     fn unreserve(&self, endpoint: EndpointId) {
-        if let Some(rt) = self.0.endpoints.get(&endpoint) {
-            rt.finish_one();
+        match self.0.endpoints.get(&endpoint) {
+            Some(rt) => {
+                rt.finish_one();
+            }
+            // Forgotten since it was reserved: only the node's count still holds it.
+            None => self.0.queued.remove_one(),
         }
     }
 
     fn lease(&self) -> Duration {
         self.0.config.lease
+    }
+}
+
+/// One queued delivery of an attempt task, counted done when dropped.
+struct Queued {
+    engine: Engine,
+    rt: Option<Arc<EndpointRuntime>>,
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        if let Some(rt) = &self.rt {
+            // Room for a claim's worth again: the endpoint's skipped backlog can be claimed.
+            if rt.finish_one() == rt.claim_threshold() + 1 {
+                self.engine.wake();
+            }
+        }
     }
 }
 
@@ -214,12 +237,6 @@ impl EndpointRuntime {
             self.node.remove_one();
         }
         queued
-    }
-
-    /// Counts one more queued delivery whatever the share: it is already claimed.
-    fn queue_one(&self) {
-        self.node.queued.fetch_add(1, Ordering::Relaxed);
-        self.queued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one queued delivery as done; returns how many were queued before.
@@ -558,7 +575,7 @@ impl Engine {
             return Ok(0);
         }
         // With more endpoints than one batch holds, a rotating start gives each its turn.
-        let mut budget = self.0.config.batch as usize;
+        let mut budget = (self.0.config.batch as usize).min(self.0.queued.room());
         let mut wants = Vec::with_capacity(due.len());
         let start = self.0.claim_rounds.fetch_add(1, Ordering::Relaxed) % due.len();
         for id in due.iter().cycle().skip(start).take(due.len()) {
@@ -611,13 +628,14 @@ impl Engine {
     ) {
         let engine = self.clone();
         tokio::spawn(async move {
-            let record = engine.attempt(delivery, rt.clone()).await;
-            if let Some(rt) = rt {
-                // Room for a claim's worth again: the endpoint's skipped backlog can be claimed.
-                if rt.finish_one() == rt.claim_threshold() + 1 {
-                    engine.wake();
-                }
-            }
+            // Counted done however the attempt ends, a panic included: a count left behind would
+            // shrink this node's room for good.
+            let queued = Queued {
+                engine: engine.clone(),
+                rt: rt.clone(),
+            };
+            let record = engine.attempt(delivery, rt).await;
+            drop(queued);
             if let Some(record) = record {
                 let _ = results.send(record).await;
             }
@@ -640,14 +658,19 @@ impl Engine {
             let rt = match self.0.endpoints.get(&delivery.endpoint_id) {
                 Some(rt) => Some(rt.clone()),
                 // Forgotten since it was reserved (the endpoint changed): load it again.
+                // The node's count already holds it; the new runtime's count must too.
                 None => match self.runtime(delivery.endpoint_id).await {
-                    Ok(rt) => {
-                        if let Some(rt) = &rt {
-                            rt.queue_one();
-                        }
-                        rt
+                    Ok(Some(rt)) => {
+                        rt.queued.fetch_add(1, Ordering::Relaxed);
+                        Some(rt)
+                    }
+                    Ok(None) => {
+                        // Deleted meanwhile: the attempt only records that.
+                        self.0.queued.remove_one();
+                        None
                     }
                     Err(e) => {
+                        self.0.queued.remove_one();
                         tracing::error!(error = %e, "loading an endpoint failed; its delivery waits for its lease");
                         continue;
                     }
@@ -704,7 +727,7 @@ impl Engine {
             .await
             .expect("in-flight semaphore is never closed");
         let started_at = self.0.clock.now();
-        if self.claim_outlasted(queued_at, started_at) {
+        if self.claim_outlasted(&d, started_at) {
             // Another worker may take it over once the lease ends; sending now could send it twice.
             tracing::warn!(delivery = %d.id, "claim nearly ran out while queued; left to its lease");
             return None;
@@ -724,17 +747,18 @@ impl Engine {
         Some(record(&d, started_at, finished_at, &result, disposition))
     }
 
-    /// Whether an attempt starting `now` could still be running when a claim taken at `claimed_at`
-    /// runs out. With a lease shorter than one attempt's timeout any attempt could; that is the
-    /// operator's choice, and holding back would not help.
-    fn claim_outlasted(&self, claimed_at: Timestamp, now: Timestamp) -> bool {
-        let attempt_timeout = self.0.sender.config().attempt_timeout;
-        let Some(budget) = self.0.config.lease.checked_sub(attempt_timeout) else {
+    /// Whether an attempt of `d` starting `now` could still be running (or not yet recorded) when its
+    /// claim runs out. With a lease no longer than one attempt any attempt could; that is the operator's
+    /// choice, and holding back would only stop every delivery.
+    fn claim_outlasted(&self, d: &ClaimedDelivery, now: Timestamp) -> bool {
+        let Some(lease_until) = d.lease_until else {
             return false;
         };
-        (now - claimed_at)
-            .to_std()
-            .is_ok_and(|waited| waited > budget)
+        let attempt = self.0.sender.config().attempt_timeout + LEASE_MARGIN;
+        if self.0.config.lease <= attempt {
+            return false;
+        }
+        now + chrono::Duration::from_std(attempt).unwrap_or_default() > lease_until
     }
 
     async fn send(&self, rt: &EndpointRuntime, d: &ClaimedDelivery, now: Timestamp) -> SendResult {
@@ -877,6 +901,7 @@ impl Engine {
             reason: DeliveryReason::Test,
             attempt: 1,
             body: event.body.clone(),
+            lease_until: None,
         };
         let started_at = self.0.clock.now();
         let result = self.send(&rt, &d, started_at).await;

@@ -1,5 +1,5 @@
 //! Click capture off the redirect path: the handler pushes a [`Hit`] onto a bounded queue and answers;
-//! one writer task enriches hits and stores them in batches (group commit), with the `link.clicked` /
+//! the writer enriches hits and stores them in batches (group commit), with the `link.clicked` /
 //! `link.qr_scanned` event of every human click in the same transaction.
 //!
 //! Nothing is dropped silently: a full queue makes the handler wait (counted), a failed batch is retried,
@@ -171,8 +171,12 @@ impl ClickWriter {
                 .drain(..)
                 .map(|hit| self.click_of(hit, salt.for_day(self.clock.now())))
                 .collect();
-            if batches.send(batch).await.is_err() {
-                tracing::error!("click committer stopped; clicks were not recorded");
+            if let Err(lost) = batches.send(batch).await {
+                tracing::error!(
+                    clicks = lost.0.len(),
+                    "click committer stopped; clicks were not recorded"
+                );
+                self.metrics.click_queue_depth.dec_by(lost.0.len() as i64);
                 break;
             }
         }
@@ -236,6 +240,12 @@ impl ClickWriter {
         let fan_out = loop {
             match self.store.insert_clicks(batch, handoff).await {
                 Ok(fan_out) => break fan_out,
+                Err(e) if self.store.is_closed() => {
+                    // Shutdown gave up waiting for this batch and closed the database.
+                    tracing::error!(error = %e, clicks = batch.len(), "database closed; click batch not written");
+                    self.metrics.click_queue_depth.dec_by(batch.len() as i64);
+                    return;
+                }
                 Err(e) => {
                     self.metrics.click_write_failures.inc();
                     tracing::error!(error = %e, clicks = batch.len(), "click batch write failed; retrying");

@@ -3,11 +3,15 @@
 //! for a while that doubles with every further failure. A success clears the key. Kept in memory only:
 //! a restart forgets it, and nothing here is logged.
 //!
-//! Keys include the client address so that someone guessing at an account cannot lock its owner out from
-//! elsewhere; behind one proxy all clients share an address, and the lockout then applies to all of them.
+//! An attempt counts as a failure from the moment it starts ([`PasswordThrottle::begin`]) until it
+//! succeeds, so guesses sent in parallel are counted before their slow password checks finish.
+//!
+//! Keys include the client address (an IPv6 client by its /64, which one holder controls) so that
+//! someone guessing at an account cannot lock its owner out from elsewhere; behind one proxy all
+//! clients share an address, and the lockout then applies to all of them.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 
 use chrono::Duration;
@@ -20,8 +24,10 @@ const FIRST_LOCKOUT_SECS: i64 = 30;
 const MAX_LOCKOUT_SECS: i64 = 15 * 60;
 /// A key whose last failure is this old starts over.
 const FORGET_AFTER_SECS: i64 = 60 * 60;
-/// Keys held at most; past this, keys that have started over are dropped first.
+/// Keys held at most; past this, keys that have started over are dropped, then the least recent half.
 const MAX_KEYS: usize = 100_000;
+/// Longest account or link name kept in a key (an email address is at most 254 characters).
+const MAX_NAME: usize = 254;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Guarded<'a> {
@@ -58,27 +64,22 @@ pub struct PasswordThrottle {
 }
 
 impl PasswordThrottle {
-    /// How long the client must wait before its next attempt counts, if it must.
-    pub fn wait(&self, what: Guarded<'_>, client: IpAddr, now: Timestamp) -> Option<Duration> {
-        let failures = self.failures.lock().expect("throttle lock");
-        let entry = failures.get(&key(what, client))?;
-        if entry.forgotten(now) {
-            return None;
-        }
-        let until = entry.locked_until()?;
-        (until > now).then(|| until - now)
-    }
-
-    pub fn failed(&self, what: Guarded<'_>, client: IpAddr, now: Timestamp) {
+    /// Starts an attempt: `Err(wait)` while the client must wait, else the attempt is counted as a
+    /// failure until [`Self::succeeded`] clears it.
+    pub fn begin(&self, what: Guarded<'_>, client: IpAddr, now: Timestamp) -> Result<(), Duration> {
         let mut failures = self.failures.lock().expect("throttle lock");
-        if failures.len() >= MAX_KEYS {
-            failures.retain(|_, f| !f.forgotten(now));
+        let key = key(what, client);
+        if let Some(entry) = failures.get(&key) {
+            if !entry.forgotten(now) {
+                if let Some(until) = entry.locked_until().filter(|u| *u > now) {
+                    return Err(until - now);
+                }
+            }
         }
         if failures.len() >= MAX_KEYS {
-            // Still full of live keys: under a flood, forget rather than grow without bound.
-            failures.clear();
+            make_room(&mut failures, now);
         }
-        let entry = failures.entry(key(what, client)).or_insert(Failures {
+        let entry = failures.entry(key).or_insert(Failures {
             count: 0,
             last: now,
         });
@@ -87,6 +88,7 @@ impl PasswordThrottle {
         }
         entry.count += 1;
         entry.last = now;
+        Ok(())
     }
 
     pub fn succeeded(&self, what: Guarded<'_>, client: IpAddr) {
@@ -97,11 +99,32 @@ impl PasswordThrottle {
     }
 }
 
-fn key(what: Guarded<'_>, client: IpAddr) -> String {
-    match what {
-        Guarded::Login(email) => format!("login {email} {client}"),
-        Guarded::Link(id) => format!("link {id} {client}"),
+/// Drops keys that have started over, then, if still full, the least recently failed half.
+fn make_room(failures: &mut HashMap<String, Failures>, now: Timestamp) {
+    failures.retain(|_, f| !f.forgotten(now));
+    if failures.len() >= MAX_KEYS {
+        let mut last: Vec<Timestamp> = failures.values().map(|f| f.last).collect();
+        let middle = last.len() / 2;
+        let (_, cutoff, _) = last.select_nth_unstable(middle);
+        let cutoff = *cutoff;
+        failures.retain(|_, f| f.last > cutoff);
     }
+}
+
+fn key(what: Guarded<'_>, client: IpAddr) -> String {
+    let client = match client.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    };
+    let (kind, name) = match what {
+        Guarded::Login(email) => ("login", email),
+        Guarded::Link(id) => ("link", id),
+    };
+    let name: String = name.chars().take(MAX_NAME).collect();
+    format!("{kind} {client} {name}")
 }
 
 /// "30 seconds", "2 minutes": how long to wait, for a person.
@@ -127,47 +150,58 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn fail_times(t: &PasswordThrottle, what: Guarded<'_>, client: IpAddr, now: Timestamp, n: u32) {
+        for _ in 0..n {
+            t.begin(what, client, now).expect("not locked yet");
+        }
+    }
+
     #[test]
     fn five_failures_are_free_then_the_wait_doubles_up_to_fifteen_minutes() {
         let t = PasswordThrottle::default();
         let client = ip("203.0.113.7");
         let now = from_millis(1_800_000_000_000);
-        for _ in 0..FREE_FAILURES {
-            assert_eq!(t.wait(ALICE, client, now), None);
-            t.failed(ALICE, client, now);
-        }
-        assert_eq!(t.wait(ALICE, client, now), Some(Duration::seconds(30)));
+        fail_times(&t, ALICE, client, now, FREE_FAILURES);
+        assert_eq!(t.begin(ALICE, client, now), Err(Duration::seconds(30)));
         let later = now + Duration::seconds(30);
-        assert_eq!(t.wait(ALICE, client, later), None, "the wait is over");
-        t.failed(ALICE, client, later);
-        assert_eq!(t.wait(ALICE, client, later), Some(Duration::seconds(60)));
+        t.begin(ALICE, client, later).expect("the wait is over");
+        assert_eq!(t.begin(ALICE, client, later), Err(Duration::seconds(60)));
         let mut at = later;
         for _ in 0..10 {
             at += Duration::seconds(MAX_LOCKOUT_SECS);
-            t.failed(ALICE, client, at);
+            t.begin(ALICE, client, at)
+                .expect("waited the longest lockout");
         }
-        assert_eq!(t.wait(ALICE, client, at), Some(Duration::minutes(15)));
+        assert_eq!(t.begin(ALICE, client, at), Err(Duration::minutes(15)));
     }
 
     #[test]
     fn other_clients_and_keys_are_not_affected_and_success_clears() {
         let t = PasswordThrottle::default();
         let now = from_millis(1_800_000_000_000);
-        for _ in 0..10 {
-            t.failed(ALICE, ip("203.0.113.7"), now);
-        }
-        assert!(t.wait(ALICE, ip("203.0.113.7"), now).is_some());
-        assert_eq!(t.wait(ALICE, ip("198.51.100.1"), now), None);
-        assert_eq!(
-            t.wait(Guarded::Login("bob@example.com"), ip("203.0.113.7"), now),
-            None
-        );
-        assert_eq!(
-            t.wait(Guarded::Link("alice@example.com"), ip("203.0.113.7"), now),
-            None
-        );
+        fail_times(&t, ALICE, ip("203.0.113.7"), now, FREE_FAILURES);
+        assert!(t.begin(ALICE, ip("203.0.113.7"), now).is_err());
+        assert!(t.begin(ALICE, ip("198.51.100.1"), now).is_ok());
+        assert!(t
+            .begin(Guarded::Login("bob@example.com"), ip("203.0.113.7"), now)
+            .is_ok());
+        assert!(t
+            .begin(Guarded::Link("alice@example.com"), ip("203.0.113.7"), now)
+            .is_ok());
         t.succeeded(ALICE, ip("203.0.113.7"));
-        assert_eq!(t.wait(ALICE, ip("203.0.113.7"), now), None);
+        assert!(t.begin(ALICE, ip("203.0.113.7"), now).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_one_client_across_its_slash_64() {
+        let t = PasswordThrottle::default();
+        let now = from_millis(1_800_000_000_000);
+        for i in 0..FREE_FAILURES {
+            let client = ip(&format!("2001:db8:1:2::{:x}", i + 1));
+            t.begin(ALICE, client, now).expect("not locked yet");
+        }
+        assert!(t.begin(ALICE, ip("2001:db8:1:2:ffff::9"), now).is_err());
+        assert!(t.begin(ALICE, ip("2001:db8:1:3::1"), now).is_ok());
     }
 
     #[test]
@@ -175,16 +209,32 @@ mod tests {
         let t = PasswordThrottle::default();
         let client = ip("203.0.113.7");
         let now = from_millis(1_800_000_000_000);
-        for _ in 0..FREE_FAILURES {
-            t.failed(ALICE, client, now);
-        }
+        fail_times(&t, ALICE, client, now, FREE_FAILURES);
         let later = now + Duration::seconds(FORGET_AFTER_SECS);
-        t.failed(ALICE, client, later);
-        assert_eq!(
-            t.wait(ALICE, client, later),
-            None,
-            "one failure after starting over"
+        fail_times(&t, ALICE, client, later, FREE_FAILURES);
+        assert!(
+            t.begin(ALICE, client, later).is_err(),
+            "counting again from one"
         );
+    }
+
+    #[test]
+    fn a_full_table_keeps_the_most_recent_half() {
+        let mut failures = HashMap::new();
+        let start = from_millis(1_800_000_000_000);
+        for i in 0..MAX_KEYS {
+            failures.insert(
+                format!("k{i}"),
+                Failures {
+                    count: 1,
+                    last: start + Duration::milliseconds(i as i64),
+                },
+            );
+        }
+        make_room(&mut failures, start + Duration::seconds(1));
+        assert!(failures.len() < MAX_KEYS / 2 + 1, "{}", failures.len());
+        assert!(failures.contains_key(&format!("k{}", MAX_KEYS - 1)));
+        assert!(!failures.contains_key("k0"));
     }
 
     #[test]

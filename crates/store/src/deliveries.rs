@@ -223,6 +223,7 @@ pub(crate) async fn fan_out(
                     reason: DeliveryReason::Live,
                     attempt: 1,
                     body: ev.body.clone(),
+                    lease_until: claimed_until,
                 });
             }
             rows.push(NewDelivery {
@@ -278,6 +279,8 @@ pub struct ClaimedDelivery {
     /// The number this attempt will have (1-based).
     pub attempt: u32,
     pub body: String,
+    /// When this node's claim runs out (`None`: not leased, as a test-send).
+    pub lease_until: Option<Timestamp>,
 }
 
 /// How an attempt ended, as the engine decided it.
@@ -440,7 +443,7 @@ impl Store {
             q = q.bind(b.to_string());
         }
         let rows = q.fetch_all(&self.writer).await?;
-        self.with_bodies(&rows).await
+        self.with_bodies(&rows, lease_until).await
     }
 
     /// The endpoints that have pending deliveries due by `now`, leaving out `skip` (one index seek each).
@@ -509,12 +512,16 @@ impl Store {
             q = q.bind(endpoint.to_string()).bind(i64::from(*n));
         }
         let rows = q.fetch_all(&self.writer).await?;
-        self.with_bodies(&rows).await
+        self.with_bodies(&rows, lease_until).await
     }
 
     /// Claimed rows (`RETURNING id, event_id, endpoint_id, event_type, reason, attempts`) with their
     /// events' bodies.
-    async fn with_bodies(&self, rows: &[sqlx::any::AnyRow]) -> Result<Vec<ClaimedDelivery>> {
+    async fn with_bodies(
+        &self,
+        rows: &[sqlx::any::AnyRow],
+        lease_until: Timestamp,
+    ) -> Result<Vec<ClaimedDelivery>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -532,6 +539,7 @@ impl Store {
                 reason: parsed(r, "reason")?,
                 attempt: attempts as u32 + 1,
                 body: String::new(),
+                lease_until: Some(lease_until),
             });
         }
         let mut bodies: HashMap<EventId, Arc<str>> = HashMap::with_capacity(event_ids.len());

@@ -169,6 +169,11 @@ impl Store {
         self.reader.close().await;
     }
 
+    /// Whether [`Store::close`] was called: nothing more can be written.
+    pub fn is_closed(&self) -> bool {
+        self.writer.is_closed()
+    }
+
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.reader).await?;

@@ -72,7 +72,7 @@ pub async fn login(
     let account = email.to_lowercase();
     let guarded = Guarded::Login(&account);
     let client = peer.ip().to_canonical();
-    if let Some(wait) = state.passwords.wait(guarded, client, state.clock.now()) {
+    if let Err(wait) = state.passwords.begin(guarded, client, state.clock.now()) {
         tracing::info!("dashboard sign-in refused: too many failures");
         let message = format!(
             "Too many failed sign-ins. Try again in {}.",
@@ -90,7 +90,6 @@ pub async fn login(
         Err(e) => return failure(e),
     };
     let Some(member) = member else {
-        state.passwords.failed(guarded, client, state.clock.now());
         tracing::info!("dashboard sign-in refused");
         return login_page(
             &state,

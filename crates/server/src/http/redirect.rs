@@ -69,7 +69,7 @@ pub async fn redirect(
         let link_id = link.id.to_string();
         let guarded = Guarded::Link(&link_id);
         let client = peer.ip().to_canonical();
-        if let Some(wait) = state.passwords.wait(guarded, client, now) {
+        if let Err(wait) = state.passwords.begin(guarded, client, now) {
             state.metrics.redirects.password_form.inc();
             return password_form_locked(wait);
         }
@@ -86,7 +86,6 @@ pub async fn redirect(
                 .await
                 .unwrap_or(false);
         if !ok {
-            state.passwords.failed(guarded, client, state.clock.now());
             state.metrics.redirects.password_form.inc();
             return password_form(StatusCode::UNAUTHORIZED, true);
         }
