@@ -40,6 +40,38 @@ const LEASE_MARGIN: Duration = Duration::from_millis(250);
 /// (each is a task holding its body) and the wait for a global slot however many endpoints there are.
 const QUEUE_FACTOR_TOTAL: usize = 8;
 
+/// Outcomes recorded per transaction, at most.
+const RECORD_BATCH: usize = 1024;
+/// How long the result writer gathers outcomes before writing a small batch.
+const RECORD_GATHER: Duration = Duration::from_millis(5);
+/// How soon the loop looks again when due work was left unclaimed because its endpoints are busy.
+const BUSY_RECHECK: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub schedule: RetrySchedule,
+    /// How long a claim holds before another worker may take the delivery over.
+    pub lease: Duration,
+    /// Deliveries claimed per round trip.
+    pub batch: u32,
+    /// Attempts in flight across all endpoints.
+    pub max_in_flight: usize,
+    /// Longest sleep between checks when nothing wakes the loop (other nodes' work, clock drift).
+    pub idle_poll: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            lease: Duration::from_secs(120),
+            batch: 512,
+            max_in_flight: 512,
+            idle_poll: Duration::from_secs(2),
+        }
+    }
+}
+
 /// Deliveries queued on this node across all endpoints, against a cap.
 struct NodeQueue {
     queued: AtomicUsize,
@@ -72,37 +104,6 @@ impl NodeQueue {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
                 Some(q.saturating_sub(1))
             });
-    }
-}
-/// Outcomes recorded per transaction, at most.
-const RECORD_BATCH: usize = 1024;
-/// How long the result writer gathers outcomes before writing a small batch.
-const RECORD_GATHER: Duration = Duration::from_millis(5);
-/// How soon the loop looks again when due work was left unclaimed because its endpoints are busy.
-const BUSY_RECHECK: Duration = Duration::from_millis(20);
-
-#[derive(Debug, Clone)]
-pub struct EngineConfig {
-    pub schedule: RetrySchedule,
-    /// How long a claim holds before another worker may take the delivery over.
-    pub lease: Duration,
-    /// Deliveries claimed per round trip.
-    pub batch: u32,
-    /// Attempts in flight across all endpoints.
-    pub max_in_flight: usize,
-    /// Longest sleep between checks when nothing wakes the loop (other nodes' work, clock drift).
-    pub idle_poll: Duration,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            schedule: RetrySchedule::default(),
-            lease: Duration::from_secs(120),
-            batch: 512,
-            max_in_flight: 512,
-            idle_poll: Duration::from_secs(2),
-        }
     }
 }
 
@@ -698,19 +699,19 @@ impl Engine {
         d: ClaimedDelivery,
         rt: Option<Arc<EndpointRuntime>>,
     ) -> Option<AttemptRecord> {
-        let queued_at = self.0.clock.now();
+        let started_at = self.0.clock.now();
         let Some(rt) = rt else {
             return Some(AttemptRecord {
                 delivery_id: d.id,
                 endpoint_id: d.endpoint_id,
                 attempt: d.attempt,
-                started_at: queued_at,
+                started_at,
                 latency_ms: 0,
                 status_code: None,
                 error_class: Some("endpoint_deleted".into()),
                 response_snippet: None,
                 disposition: AttemptDisposition::DeadLetter,
-                finished_at: queued_at,
+                finished_at: started_at,
             });
         };
         let _slot = rt

@@ -69,10 +69,11 @@ pub struct ClickWriter {
 
 /// Starts the writer; it ends once every [`ClickQueue`] clone is dropped and the queue is drained.
 ///
-/// The writer's work runs on two threads of its own, not on the async workers: enriching a batch (one
-/// thread) and binding and committing the one before it (the other; on SQLite). Both are long stretches of CPU
-/// that a worker cannot interrupt, and the redirects queued behind such a stretch on the same worker
-/// waited for it; the operating system time-slices a thread of its own with the workers instead.
+/// The writer runs on threads of its own, not on the async workers: one enriches a batch while the
+/// other binds the batch before it and waits for SQLite's commit (on PostgreSQL the commit stays an
+/// async task). Enriching and binding are long stretches of CPU that a worker cannot interrupt, and the
+/// redirects queued behind them on that worker waited; the kernel time-slices a thread of its own with
+/// the workers instead.
 pub fn start(writer: ClickWriter, capacity: usize) -> (ClickQueue, ClickWriterHandle) {
     let (tx, rx) = mpsc::channel(capacity);
     let queue = ClickQueue {

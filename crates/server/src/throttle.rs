@@ -127,6 +127,11 @@ fn key(what: Guarded<'_>, client: IpAddr) -> String {
     format!("{kind} {client} {name}")
 }
 
+/// The `Retry-After` value of a wait: whole seconds, at least one.
+pub fn retry_after(wait: Duration) -> axum::http::HeaderValue {
+    axum::http::HeaderValue::from(wait.num_seconds().max(1))
+}
+
 /// "30 seconds", "2 minutes": how long to wait, for a person.
 pub fn describe(wait: Duration) -> String {
     let secs = wait.num_seconds().max(1);

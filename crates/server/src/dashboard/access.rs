@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use linkwire_contract::{ApiKeyId, Role, Scope};
 use serde::Deserialize;
@@ -79,10 +79,8 @@ pub async fn login(
             throttle::describe(wait)
         );
         let mut res = login_page(&state, &next, Some(&message), &email, None, 429);
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(wait.num_seconds().max(1)),
-        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, throttle::retry_after(wait));
         return res;
     }
     let member = match members::authenticate(&state.store, &email, password).await {

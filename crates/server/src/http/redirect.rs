@@ -262,10 +262,8 @@ fn password_form_locked(wait: chrono::Duration) -> Response {
         crate::throttle::describe(wait)
     );
     let mut res = page(StatusCode::TOO_MANY_REQUESTS, "Password required", &body);
-    res.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(wait.num_seconds().max(1)),
-    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, crate::throttle::retry_after(wait));
     res
 }
 

@@ -46,8 +46,8 @@ fn csrf_field(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
-/// Signs in through the login form; returns the session cookie pair and the Set-Cookie header.
-async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
+/// Opens the login form; returns its double-submit cookie pair and CSRF token.
+async fn login_form(app: &TestApp) -> (String, String) {
     let page = app
         .client
         .get(app.url("/dashboard/login"))
@@ -55,7 +55,12 @@ async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
         .await
         .unwrap();
     let login_cookie = cookie_pair(&set_cookies(&page)[0]);
-    let token = csrf_field(&page.text().await.unwrap());
+    (login_cookie, csrf_field(&page.text().await.unwrap()))
+}
+
+/// Signs in through the login form; returns the session cookie pair and the Set-Cookie header.
+async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
+    let (login_cookie, token) = login_form(app).await;
     let resp = app
         .client
         .post(app.url("/dashboard/login"))
@@ -167,14 +172,7 @@ async fn sign_in_sets_a_locked_down_session_cookie_and_sign_out_ends_it() {
 async fn wrong_passwords_unknown_members_and_missing_login_tokens_are_refused() {
     let app = TestApp::spawn().await;
     add_member(&app, "ops@example.com", Role::Admin).await;
-    let page = app
-        .client
-        .get(app.url("/dashboard/login"))
-        .send()
-        .await
-        .unwrap();
-    let login_cookie = cookie_pair(&set_cookies(&page)[0]);
-    let token = csrf_field(&page.text().await.unwrap());
+    let (login_cookie, token) = login_form(&app).await;
     for (email, password) in [
         ("ops@example.com", "wrong password!"),
         ("nobody@example.com", PASSWORD),
@@ -326,14 +324,7 @@ async fn an_https_public_url_marks_cookies_secure() {
 async fn repeated_wrong_passwords_lock_the_sign_in_for_a_while() {
     let app = TestApp::spawn().await;
     add_member(&app, "ops@example.com", Role::Admin).await;
-    let page = app
-        .client
-        .get(app.url("/dashboard/login"))
-        .send()
-        .await
-        .unwrap();
-    let login_cookie = cookie_pair(&set_cookies(&page)[0]);
-    let token = csrf_field(&page.text().await.unwrap());
+    let (login_cookie, token) = login_form(&app).await;
     let attempt = |email: &'static str, password: &'static str| {
         let (app, login_cookie, token) = (&app, login_cookie.clone(), token.clone());
         async move {
