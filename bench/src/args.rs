@@ -10,7 +10,8 @@ usage: linkwire-bench <benchmark> [options]
 
 benchmarks:
   redirect    302 throughput/latency of `linkwire serve` against a bare hyper baseline,
-              then checks that every redirect served became a stored click and event
+              then checks that every redirect served became a stored click and event,
+              then the CPU SQLite alone spends per stored click (the storage floor)
   delivery    webhook deliveries/s of `linkwire serve` (1/10/100 endpoints) against a bare
               signed-POST loop, event-to-delivery latency at 500 and 5,000 events/s, and a
               backlog for a dead receiver (resident memory, then drain rate)

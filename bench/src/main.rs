@@ -12,6 +12,9 @@
 //! It then stops linkwire with SIGTERM (which drains the click queue), opens its SQLite database
 //! in-process, and checks that every 302 the generator received (warm-up included) became exactly one
 //! stored click and one `link.clicked` event; a mismatch is a correctness failure and exits non-zero.
+//! Last, the storage floor: the CPU that SQLite alone spends storing those clicks (copied from that run's
+//! database into a fresh one, no HTTP or binding), as shipped and without secondary indexes, against the
+//! CPU a click may cost if linkwire is to serve 0.7 of the baseline's rate.
 //!
 //! `delivery` measures the webhook path. Against one in-process receiver that answers 200 at once, it
 //! compares a bare signed-POST loop (reqwest + `sign_headers`, no persistence) with the deliveries/s
@@ -30,6 +33,7 @@ mod args;
 mod baseline;
 mod client;
 mod delivery;
+mod floor;
 mod load;
 mod receiver;
 mod redirect;

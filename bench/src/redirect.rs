@@ -11,6 +11,7 @@ use linkwire_store::{Store, StoreOptions};
 
 use crate::args::RedirectOptions;
 use crate::baseline::BaselineServer;
+use crate::floor;
 use crate::load::{self, LoadReport, LoadSpec};
 use crate::server::{self, LinkwireServer, StoppedServer};
 
@@ -34,7 +35,11 @@ pub async fn run(opts: &RedirectOptions) -> Result<bool> {
         "  ratio linkwire / baseline       : {:.2}",
         linkwire.load.requests_per_second() / baseline.requests_per_second()
     );
-    Ok(check_counts(&linkwire))
+    let counted = check_counts(&linkwire);
+    floor::run(&linkwire.stopped.data_dir(), baseline.requests_per_second())
+        .await
+        .context("storage floor")?;
+    Ok(counted)
 }
 
 async fn run_baseline(opts: &RedirectOptions) -> Result<LoadReport> {
@@ -58,6 +63,8 @@ pub(crate) struct LinkwireRun {
     events: i64,
     /// The server log, in case the counts need explaining.
     log_tail: String,
+    /// The stopped server's data directory, kept until the run is dropped.
+    pub(crate) stopped: StoppedServer,
 }
 
 async fn run_linkwire(opts: &RedirectOptions) -> Result<LinkwireRun> {
@@ -102,6 +109,7 @@ pub(crate) async fn run_linkwire_on(
         bots,
         events,
         log_tail: stopped.log_tail(),
+        stopped,
     })
 }
 
