@@ -19,6 +19,7 @@ use crate::clicks::{self, ClickWriter, ClickWriterHandle};
 use crate::config::Settings;
 use crate::dns::{SystemResolver, TxtResolver};
 use crate::metrics::Metrics;
+use crate::retention;
 use crate::state::{self, AppState, Inner};
 
 /// What the environment supplies; tests swap the clock and the resolver.
@@ -41,6 +42,7 @@ pub struct Application {
     state: AppState,
     click_writer: ClickWriterHandle,
     engine: EngineHandle,
+    retention: tokio::task::JoinHandle<()>,
     /// Set on the first start of a fresh data directory.
     pub bootstrapped: Option<Bootstrapped>,
 }
@@ -153,6 +155,12 @@ impl Application {
                 }
             });
         }
+        let retention = retention::spawn(
+            store.clone(),
+            deps.clock.clone(),
+            metrics.clone(),
+            settings.prune_interval,
+        );
         let state = AppState::new(Inner {
             store,
             settings,
@@ -170,6 +178,7 @@ impl Application {
             state,
             click_writer,
             engine: engine_handle,
+            retention,
             bootstrapped,
         })
     }
@@ -194,6 +203,7 @@ impl Application {
             state,
             click_writer,
             engine,
+            retention,
             ..
         } = self;
         let store = state.store.clone();
@@ -224,6 +234,8 @@ impl Application {
                 "delivery engine did not stop in time; its claims will be re-queued on restart"
             );
         }
+        // A pruning step cut short rolls back; the next start prunes again.
+        retention.abort();
         store.close().await;
         Ok(())
     }

@@ -108,6 +108,8 @@ pub struct Settings {
     pub delivery_lease: Duration,
     pub connect_timeout: Duration,
     pub attempt_timeout: Duration,
+    /// How often click data past its plan's retention is pruned.
+    pub prune_interval: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -247,6 +249,7 @@ impl Settings {
             ),
             connect_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(15),
+            prune_interval: Duration::from_secs(3600),
         })
     }
 

@@ -18,6 +18,7 @@ pub mod http;
 pub mod metrics;
 pub mod password;
 pub mod qr;
+pub mod retention;
 pub mod service;
 pub mod state;
 pub mod telemetry;

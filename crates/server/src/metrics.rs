@@ -32,6 +32,9 @@ pub struct Metrics {
     pub click_events_written: Counter,
     pub click_batches: Counter,
     pub click_write_failures: Counter,
+    /// Clicks deleted by retention, and the click events deleted with them.
+    pub clicks_pruned: Counter,
+    pub click_events_pruned: Counter,
     pub deliveries: DeliveryMetrics,
 }
 
@@ -107,6 +110,14 @@ impl Metrics {
             "click_write_failures",
             "Click batch writes that failed and were retried",
         );
+        let clicks_pruned = counter(
+            "clicks_pruned",
+            "Clicks deleted because they were older than their plan's retention",
+        );
+        let click_events_pruned = counter(
+            "click_events_pruned",
+            "link.clicked and link.qr_scanned events deleted with their clicks",
+        );
         let click_queue_depth = Gauge::default();
         registry.register(
             "click_queue_depth",
@@ -148,6 +159,8 @@ impl Metrics {
             click_events_written,
             click_batches,
             click_write_failures,
+            clicks_pruned,
+            click_events_pruned,
         }
     }
 

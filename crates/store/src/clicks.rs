@@ -163,16 +163,6 @@ impl Store {
         Ok(fan_out)
     }
 
-    /// Deletes clicks older than `cutoff` for one workspace; returns how many.
-    pub async fn prune_clicks(&self, ws: WorkspaceId, cutoff: Timestamp) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM clicks WHERE workspace_id = $1 AND clicked_at < $2")
-            .bind(ws.to_string())
-            .bind(ms(cutoff))
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
-    }
-
     pub async fn count_clicks(&self, ws: WorkspaceId) -> Result<(i64, i64)> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, CAST(COALESCE(SUM(is_bot), 0) AS BIGINT) AS bots FROM clicks WHERE workspace_id = $1",

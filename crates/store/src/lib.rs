@@ -18,6 +18,7 @@ mod links;
 mod members;
 mod migrate;
 mod notify;
+mod retention;
 mod rows;
 mod tenancy;
 
@@ -38,6 +39,7 @@ pub use events::EventFilter;
 pub use links::Link;
 pub use members::{Member, Session};
 pub use notify::Notice;
+pub use retention::Pruned;
 pub use tenancy::{Credential, CredentialKind, NewCredential, Organization, Tenant, Workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1027,3 +1027,57 @@ async fn deliveries_queued_longer_than_their_lease_allows_are_sent_once_each() {
     assert_eq!(sent, events);
     assert!(got.iter().all(|r| r.attempt() == 1));
 }
+
+#[tokio::test]
+async fn retention_deletes_click_deliveries_with_their_attempts_and_keeps_lifecycle_ones() {
+    let _g = shared().await;
+    let app = TestApp::spawn().await;
+    let rx = TestReceiver::start(Reply::ok()).await;
+    let ep = app
+        .create_endpoint(&rx.url, &["link.created", "link.clicked"])
+        .await;
+    let link = app.create_link().await;
+    let created = app.created_event_id(&s(&link["id"])).await;
+    app.wait_delivery(&ep.id, &created, "delivered").await;
+    let resp = app
+        .client
+        .get(s(&link["short_url"]))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        )
+        .send()
+        .await
+        .expect("click");
+    assert_eq!(resp.status(), 302);
+    let clicked = rx.wait_for(2).await[1].event_id();
+    app.wait_delivery(&ep.id, &clicked, "delivered").await;
+
+    // The bootstrap organization is Enterprise: clicks are kept 540 days.
+    let later = chrono::Utc::now() + chrono::Duration::days(541);
+    let pruned = linkwire_server::retention::prune_once(&app.state.store, later)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned,
+        linkwire_store::Pruned {
+            clicks: 1,
+            events: 1,
+            deliveries: 1,
+            attempts: 1
+        }
+    );
+    let left = app.deliveries(&ep.id).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["event_id"], created.as_str());
+    assert_eq!(
+        attempts_of(&app.delivery(&s(&left[0]["id"])).await).len(),
+        1
+    );
+    let gone = app
+        .api(Method::GET, &format!("/api/v1/events/{clicked}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(gone.status(), 404);
+}

@@ -13,4 +13,5 @@ mod links;
 mod openapi;
 mod quickstart;
 mod redirect;
+mod retention;
 mod tenancy;

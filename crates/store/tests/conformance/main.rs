@@ -11,8 +11,8 @@ use linkwire_contract::{
 };
 use linkwire_store::{
     AnalyticsFilter, AttemptDisposition, AttemptRecord, ClickRow, CredentialKind, DeliveryFilter,
-    DeliveryHandoff, Endpoint, EndpointKind, EventFilter, Link, Member, NewCredential, Store,
-    StoreError, Tenant,
+    DeliveryHandoff, Endpoint, EndpointKind, EventFilter, Link, Member, NewCredential, Pruned,
+    Store, StoreError, Tenant,
 };
 use support::{t, tenant, TestDb};
 
@@ -894,6 +894,105 @@ async fn concurrent_claims_are_disjoint(db: &TestDb) {
     other.close().await;
 }
 
+/// Retention: the oldest clicks go first, a step at a time, each with its event, the event's deliveries
+/// and their attempts; a click whose event is being delivered waits for a later step.
+async fn pruning_clicks_takes_their_events_deliveries_and_attempts(db: &TestDb) {
+    let s = &db.store;
+    let ten = tenant(s, Plan::Enterprise).await;
+    assert!(s
+        .workspace_plans()
+        .await
+        .unwrap()
+        .contains(&(ten.workspace.id, Plan::Enterprise)));
+    let dom = default_domain(s).await;
+    let hook = endpoint(&ten, &[EventType::LinkCreated, EventType::LinkClicked]);
+    s.create_endpoint(&hook).await.unwrap();
+    let l = link(&ten, dom, "old");
+    let created = event_for(&l, 0);
+    s.insert_link(&l, &created).await.unwrap();
+    let human = |secs: i64| {
+        let mut ev = event_for(&l, secs);
+        ev.event_type = EventType::LinkClicked;
+        (human_click(&l, t(secs), format!("v{secs}")), Some(ev))
+    };
+    let mut bot = human_click(&l, t(13), "bot".into());
+    bot.is_bot = true;
+    let batch = vec![human(10), human(11), human(12), (bot, None)];
+    let click_events: Vec<_> = batch.iter().filter_map(|(_, e)| e.clone()).collect();
+    s.insert_clicks(&batch, None).await.unwrap();
+
+    // Every delivery is claimed; link.created and the first two clicks' are delivered, the third's is
+    // still being delivered.
+    let claimed = s.claim_due(t(20), t(200), 100, &[]).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    let delivered = |event: &EventRecord| {
+        let d = claimed.iter().find(|d| d.event_id == event.id).unwrap();
+        AttemptRecord {
+            delivery_id: d.id,
+            endpoint_id: hook.id,
+            attempt: 1,
+            started_at: t(21),
+            latency_ms: 2,
+            status_code: Some(200),
+            error_class: None,
+            response_snippet: None,
+            disposition: AttemptDisposition::Delivered,
+            finished_at: t(21),
+        }
+    };
+    s.record_attempts(&[
+        delivered(&created),
+        delivered(&click_events[0]),
+        delivered(&click_events[1]),
+    ])
+    .await
+    .unwrap();
+    // A newer click, after the cutoff.
+    s.insert_clicks(&[human(100)], None).await.unwrap();
+
+    let ws = ten.workspace.id;
+    let pruned = |clicks, events, deliveries, attempts| Pruned {
+        clicks,
+        events,
+        deliveries,
+        attempts,
+    };
+    assert_eq!(
+        s.prune_clicks(ws, t(50), 2).await.unwrap(),
+        pruned(2, 2, 2, 2),
+        "the two oldest, with their events, deliveries and attempts"
+    );
+    assert_eq!(
+        s.prune_clicks(ws, t(50), 2).await.unwrap(),
+        pruned(1, 0, 0, 0),
+        "the bot click; the click being delivered waits"
+    );
+    s.record_attempts(&[delivered(&click_events[2])])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.prune_clicks(ws, t(50), 2).await.unwrap(),
+        pruned(1, 1, 1, 1)
+    );
+    assert_eq!(
+        s.prune_clicks(ws, t(50), 2).await.unwrap(),
+        Pruned::default()
+    );
+    assert_eq!(
+        s.count_clicks(ws).await.unwrap(),
+        (1, 0),
+        "the newer click stays"
+    );
+    assert_eq!(s.count_events(ws, EventType::LinkClicked).await.unwrap(), 1);
+    assert!(
+        s.get_event(ws, created.id).await.unwrap().is_some(),
+        "lifecycle events stay"
+    );
+    let kept = claimed.iter().find(|d| d.event_id == created.id).unwrap();
+    let (_, attempts) = s.get_delivery(ws, kept.id).await.unwrap().unwrap();
+    assert_eq!(attempts.len(), 1, "with their deliveries and attempts");
+}
+
 /// Opening the same database from two handles at once migrates it once.
 async fn concurrent_open_migrates_once(db: &TestDb) {
     let (a, b) = tokio::join!(db.another_node(), db.another_node());
@@ -915,6 +1014,7 @@ storage_tests!(
     concurrent_claims_are_disjoint,
     claims_per_endpoint,
     concurrent_open_migrates_once,
+    pruning_clicks_takes_their_events_deliveries_and_attempts,
 );
 
 /// Under writes that never pause, the WAL still starts over: the background checkpoints leave nothing
