@@ -4,8 +4,7 @@
 //! database (linkwire's schema, SQLite build and pragmas) with `INSERT … SELECT` in 1,024-click
 //! transactions, checkpointed as the server does. No HTTP, no enrichment, no parameter binding: what it
 //! costs is a lower bound on what linkwire's click writer can cost. It runs again without the event
-//! indexes and without any secondary index, to show where that floor comes from, and is compared with
-//! the CPU a click may cost if linkwire is to serve 0.7 of the baseline's rate on this machine.
+//! indexes and without any secondary index, to show where that floor comes from.
 
 use std::path::Path;
 
@@ -14,6 +13,7 @@ use linkwire_store::{Store, StoreOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Executor, SqliteConnection};
 
+use crate::cpu;
 use crate::redirect::thousands;
 
 /// Clicks per transaction: the click writer's largest batch.
@@ -24,8 +24,6 @@ const BATCHES: u64 = 200;
 const CHECKPOINT_EVERY: u64 = 20;
 /// Turns each variant takes.
 const ROUNDS: usize = 5;
-/// The ratio issue 2 aims for.
-const AIM: f64 = 0.7;
 
 struct Variant {
     label: &'static str,
@@ -53,9 +51,9 @@ const VARIANTS: [Variant; 3] = [
     },
 ];
 
-/// Measures and prints the floor; `source` is the data directory of the finished SQLite run.
-pub(crate) async fn run(source: &Path, baseline_rps: f64) -> Result<()> {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+/// Measures and prints the floor; `source` is the data directory of the finished SQLite run. Returns the
+/// median CPU µs per click of the schema as shipped.
+pub(crate) async fn run(source: &Path) -> Result<f64> {
     println!(
         "  storage floor: SQLite alone, {} clicks of this run copied in transactions of {BATCH}:",
         thousands(BATCH * BATCHES)
@@ -83,16 +81,8 @@ pub(crate) async fn run(source: &Path, baseline_rps: f64) -> Result<()> {
             thousands(bytes[i])
         );
     }
-    // While the baseline runs, its server and the load generator keep every core busy: a request costs
-    // `cores / rate` of CPU. At AIM of that rate the whole request may cost 1 / AIM as much.
-    let per_request = cores / baseline_rps * 1e6;
-    println!(
-        "  CPU a click may cost for {AIM} of the baseline: {:.1} µs ({cores} cores busy at {} req/s: {per_request:.1} µs \
-         per baseline request × (1/{AIM} − 1))",
-        per_request * (1.0 / AIM - 1.0),
-        thousands(baseline_rps.round() as u64),
-    );
-    Ok(())
+    let as_shipped = &samples[0];
+    Ok(as_shipped[as_shipped.len() / 2])
 }
 
 /// Returns CPU µs per click and database bytes per click for one variant.
@@ -158,7 +148,7 @@ async fn measure(source: &Path, variant: &Variant) -> Result<(f64, u64)> {
     };
     let statements: Vec<String> = (0..BATCHES).map(insert).collect();
 
-    let cpu_before = process_cpu_seconds()?;
+    let cpu_before = cpu::process_seconds(None)?;
     for (batch, sql) in statements.iter().enumerate() {
         conn.execute(sqlx::raw_sql(sql)).await?;
         if batch as u64 % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
@@ -166,7 +156,7 @@ async fn measure(source: &Path, variant: &Variant) -> Result<(f64, u64)> {
         }
     }
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
-    let cpu = process_cpu_seconds()? - cpu_before;
+    let cpu = cpu::process_seconds(None)? - cpu_before;
     let pages: (i64, i64) = sqlx::query_as(
         "SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)",
     )
@@ -179,25 +169,3 @@ async fn measure(source: &Path, variant: &Variant) -> Result<(f64, u64)> {
         (pages.0 * pages.1) as u64 / (BATCH * BATCHES),
     ))
 }
-
-/// User + system CPU of this process so far, from `/proc/self/stat` (Linux).
-fn process_cpu_seconds() -> Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("unexpected /proc/self/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the command name.
-    let ticks: f64 = fields
-        .get(11..13)
-        .context("unexpected /proc/self/stat")?
-        .iter()
-        .map(|f| f.parse::<f64>().unwrap_or(0.0))
-        .sum();
-    Ok(ticks / USER_HZ)
-}
-
-/// The unit of `/proc` CPU times, `sysconf(_SC_CLK_TCK)`: 100 on every Linux architecture that runs this.
-const USER_HZ: f64 = 100.0;

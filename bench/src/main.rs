@@ -32,6 +32,7 @@
 mod args;
 mod baseline;
 mod client;
+mod cpu;
 mod delivery;
 mod floor;
 mod load;
