@@ -162,12 +162,7 @@ impl Enricher {
 
         let peer = hit.peer_ip.to_canonical();
         let trusted = net::is_trusted(&self.trusted_proxies, peer);
-        let client = if trusted {
-            net::client_from_forwarded(hit.forwarded_for.as_deref(), &self.trusted_proxies)
-                .unwrap_or(peer)
-        } else {
-            peer
-        };
+        let client = client_address(peer, hit.forwarded_for.as_deref(), &self.trusted_proxies);
         let country = trusted
             .then(|| {
                 hit.proxy_country
@@ -236,6 +231,22 @@ pub fn utm_for(query: &[(String, String)], link_utm: &UtmParams) -> UtmParams {
         }
     }
     utm.normalized()
+}
+
+/// The visitor's address: the socket peer, or, when the peer is one of `trusted_proxies`, the right-most
+/// address in `X-Forwarded-For` that is not a trusted proxy itself. A client that is not a trusted proxy
+/// cannot choose its address by sending the header.
+pub fn client_address(
+    peer: IpAddr,
+    forwarded_for: Option<&str>,
+    trusted_proxies: &[IpNet],
+) -> IpAddr {
+    let peer = peer.to_canonical();
+    if net::is_trusted(trusted_proxies, peer) {
+        net::client_from_forwarded(forwarded_for, trusted_proxies).unwrap_or(peer)
+    } else {
+        peer
+    }
 }
 
 /// Lowercase hex HMAC-SHA256 with key `day_salt` over the IP's canonical text (IPv4-mapped IPv6 as IPv4).

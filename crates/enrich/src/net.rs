@@ -58,6 +58,28 @@ mod tests {
     }
 
     #[test]
+    fn the_client_address_comes_from_forwarded_for_only_behind_a_trusted_proxy() {
+        use crate::client_address;
+        let proxies = nets(&["10.0.0.0/8"]);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = Some("198.51.100.7, 203.0.113.9");
+        assert_eq!(
+            client_address(ip("10.0.0.2"), xff, &proxies),
+            ip("203.0.113.9")
+        );
+        // An untrusted peer's header is its own claim.
+        assert_eq!(
+            client_address(ip("192.0.2.1"), xff, &proxies),
+            ip("192.0.2.1")
+        );
+        // A trusted proxy that forwarded nothing usable is the client as far as anyone can tell.
+        assert_eq!(
+            client_address(ip("::ffff:10.0.0.2"), None, &proxies),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
     fn forwarded_chain() {
         let proxies = nets(&["10.0.0.0/8", "2001:db8::/32"]);
         let cases: &[(&str, Option<&str>)] = &[

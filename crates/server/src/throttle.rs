@@ -7,15 +7,41 @@
 //! succeeds, so guesses sent in parallel are counted before their slow password checks finish.
 //!
 //! Keys include the client address (an IPv6 client by its /64, which one holder controls) so that
-//! someone guessing at an account cannot lock its owner out from elsewhere; behind one proxy all
-//! clients share an address, and the lockout then applies to all of them.
+//! someone guessing at an account cannot lock its owner out from elsewhere. Behind a proxy listed in
+//! `--trusted-proxies` the address is the one the proxy forwards ([`client_address`]); behind a proxy that
+//! is not listed, all clients share its address, and a lockout applies to all of them.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 
+use axum::http::HeaderMap;
 use chrono::Duration;
 use linkwire_contract::Timestamp;
+
+/// Every `X-Forwarded-For` line of a request, in order, as one list (a proxy may add its own line
+/// rather than extend the client's).
+pub fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
+/// The address a password attempt comes from: the peer, or what a trusted proxy forwards for it.
+pub fn client_address(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted_proxies: &[ipnet::IpNet],
+) -> IpAddr {
+    linkwire_enrich::client_address(
+        peer.ip(),
+        forwarded_for(headers).as_deref(),
+        trusted_proxies,
+    )
+}
 
 /// Failures allowed before the first lockout.
 const FREE_FAILURES: u32 = 5;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use linkwire_contract::{ApiKeyId, Role, Scope};
 use serde::Deserialize;
@@ -64,6 +64,7 @@ pub async fn login_form(State(state): State<AppState>, Query(q): Query<LoginQuer
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     LoginForm { form }: LoginForm,
 ) -> Response {
     let next = safe_next(form.get("next"));
@@ -71,7 +72,7 @@ pub async fn login(
     let password = form.get("password").unwrap_or("");
     let account = email.to_lowercase();
     let guarded = Guarded::Login(&account);
-    let client = peer.ip().to_canonical();
+    let client = throttle::client_address(peer, &headers, &state.settings.trusted_proxies);
     if let Err(wait) = state.passwords.begin(guarded, client, state.clock.now()) {
         tracing::info!("dashboard sign-in refused: too many failures");
         let message = format!(

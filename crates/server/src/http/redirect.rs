@@ -14,7 +14,7 @@ use linkwire_enrich::{RawHit, QR_MARKER};
 use crate::clicks::Hit;
 use crate::service::links::password_matches;
 use crate::state::AppState;
-use crate::throttle::Guarded;
+use crate::throttle::{self, Guarded};
 
 /// Longest query value we keep from a visitor (UTM values end up in events).
 const MAX_QUERY_VALUE: usize = 500;
@@ -68,7 +68,8 @@ pub async fn redirect(
         }
         let link_id = link.id.to_string();
         let guarded = Guarded::Link(&link_id);
-        let client = peer.ip().to_canonical();
+        let client =
+            throttle::client_address(peer, &parts.headers, &state.settings.trusted_proxies);
         if let Err(wait) = state.passwords.begin(guarded, client, now) {
             state.metrics.redirects.password_form.inc();
             return password_form_locked(wait);
@@ -140,11 +141,7 @@ pub async fn redirect(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         peer_ip: peer.ip(),
-        forwarded_for: parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        forwarded_for: throttle::forwarded_for(&parts.headers),
         proxy_country: parts
             .headers
             .get("cf-ipcountry")

@@ -321,6 +321,51 @@ async fn an_https_public_url_marks_cookies_secure() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_lockout() {
+    for trusted in [true, false] {
+        let app = TestApp::spawn_with(|s| {
+            if trusted {
+                s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+            }
+        })
+        .await;
+        add_member(&app, "ops@example.com", Role::Admin).await;
+        let (login_cookie, token) = login_form(&app).await;
+        let attempt = |client: &'static str, password: &'static str| {
+            let (app, login_cookie, token) = (&app, login_cookie.clone(), token.clone());
+            async move {
+                app.client
+                    .post(app.url("/dashboard/login"))
+                    .header(COOKIE, login_cookie)
+                    .header("x-forwarded-for", client)
+                    .form(&[
+                        ("_csrf", token.as_str()),
+                        ("email", "ops@example.com"),
+                        ("password", password),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        for _ in 0..5 {
+            assert_eq!(attempt("203.0.113.9", "wrong password!").await, 401);
+        }
+        assert_eq!(attempt("203.0.113.9", PASSWORD).await, 429);
+        let elsewhere = attempt("198.51.100.7", PASSWORD).await;
+        if trusted {
+            // The proxy forwards another client: its own count, so the owner still gets in.
+            assert_eq!(elsewhere, 303);
+        } else {
+            // From a peer that is not a trusted proxy the header is the sender's own claim: a new
+            // value does not buy a guesser new attempts.
+            assert_eq!(elsewhere, 429);
+        }
+    }
+}
+
+#[tokio::test]
 async fn repeated_wrong_passwords_lock_the_sign_in_for_a_while() {
     let app = TestApp::spawn().await;
     add_member(&app, "ops@example.com", Role::Admin).await;
