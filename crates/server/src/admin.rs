@@ -160,7 +160,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             if store.tenant(ws).await?.is_none() {
                 bail!("no workspace {ws}");
             }
-            let password = read_password(password_stdin)?;
+            let password = read_password(password_stdin, "Password for the new member")?;
             let member = members::create(
                 &store,
                 members::NewMember {
@@ -179,6 +179,30 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 member.id, member.email, member.role, member.workspace_id
             );
         }
+        AdminCommand::User(UserCommand::SetPassword {
+            email,
+            password_stdin,
+        }) => {
+            let password = read_password(password_stdin, "New password")?;
+            let member = members::set_password(&store, &email, &password)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "password set for {}; their sessions have ended",
+                member.email
+            );
+        }
+        AdminCommand::User(UserCommand::Remove { email }) => {
+            let email = members::normalize_email(&email).map_err(|e| anyhow!("{e}"))?;
+            let Some(member) = store.member_by_email(&email).await? else {
+                bail!("no member {email}");
+            };
+            store.remove_member(member.workspace_id, member.id).await?;
+            println!(
+                "removed {} ({}) from workspace {}",
+                member.email, member.role, member.workspace_id
+            );
+        }
         AdminCommand::User(UserCommand::List) => {
             for ws in store.list_workspaces().await? {
                 for m in store.list_members(ws.id).await? {
@@ -191,9 +215,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The new member's password: typed at a prompt without echo, or one line of stdin with --password-stdin
-/// (to pipe it from a secret store).
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+/// A password: typed at a prompt (`what`) without echo, or one line of stdin with --password-stdin (to
+/// pipe it from a secret store).
+fn read_password(from_stdin: bool, what: &str) -> anyhow::Result<String> {
     use std::io::BufRead;
     if from_stdin {
         let mut line = String::new();
@@ -201,7 +225,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
     let prompt = format!(
-        "Password for the new member (at least {} characters): ",
+        "{what} (at least {} characters): ",
         members::MIN_PASSWORD_LEN
     );
     rpassword::prompt_password(prompt)

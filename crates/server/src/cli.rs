@@ -84,6 +84,19 @@ pub enum UserCommand {
     },
     /// List members of every workspace.
     List,
+    /// Set a member's password (a reset); signs them out everywhere.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input instead of prompting for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a member; signs them out everywhere.
+    Remove {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -90,6 +90,58 @@ impl Store {
         .collect()
     }
 
+    pub async fn get_member(&self, ws: WorkspaceId, id: UserId) -> Result<Option<Member>> {
+        sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.workspace_id = $1 AND m.id = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await?
+        .as_ref()
+        .map(Member::from_row)
+        .transpose()
+    }
+
+    /// Deletes a member of `ws` and every session they hold; false when there was no such member. The
+    /// email is free to be added again afterwards.
+    pub async fn remove_member(&self, ws: WorkspaceId, id: UserId) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE member_id IN (SELECT id FROM members WHERE workspace_id = $1 AND id = $2)",
+        )
+        .bind(ws.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let removed = sqlx::query("DELETE FROM members WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(removed == 1)
+    }
+
+    /// Replaces a member's password hash and ends every session they hold (a reset signs them out
+    /// everywhere); false when there is no such member.
+    pub async fn set_member_password(&self, id: UserId, password_hash: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE members SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM sessions WHERE member_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
     pub async fn count_members(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM members")
             .fetch_one(&self.reader)

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
-use linkwire_contract::{ApiKeyId, Role, Scope};
+use linkwire_contract::{ApiKeyId, Role, Scope, UserId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -314,7 +314,19 @@ async fn members_page(state: &AppState, signed: &Signed, extra: Value, status: u
     };
     let rows: Vec<Value> = list
         .iter()
-        .map(|m| json!({ "email": m.email, "name": m.name, "role": m.role.as_str(), "created_at": time(m.created_at) }))
+        .map(|m| {
+            // The same rules `members::remove` enforces, so the page offers only what would work.
+            let removable = m.id != signed.member.id
+                && (m.role != Role::Owner || signed.member.role == Role::Owner);
+            json!({
+                "id": m.id.to_string(),
+                "email": m.email,
+                "name": m.name,
+                "role": m.role.as_str(),
+                "created_at": time(m.created_at),
+                "removable": removable,
+            })
+        })
         .collect();
     let mut ctx = context(signed, "members");
     ctx.insert("members".into(), json!(rows));
@@ -341,6 +353,26 @@ pub async fn members(
         200,
     )
     .await
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    WriteForm { signed, .. }: WriteForm,
+) -> Response {
+    if let Err(e) = signed.auth.require(Scope::Admin) {
+        return failure(e);
+    }
+    let Ok(id) = id.parse::<UserId>() else {
+        return error_page("No such member.", 404);
+    };
+    match members::remove(&state.store, &signed.member, id).await {
+        Ok(_) => see_other("/dashboard/members?notice=removed".into()),
+        Err(e @ AppError::Validation { .. }) => {
+            members_page(&state, &signed, json!({ "error": e.to_string() }), 422).await
+        }
+        Err(e) => failure(e),
+    }
 }
 
 pub async fn create_member(

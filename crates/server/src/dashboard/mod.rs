@@ -90,6 +90,10 @@ pub fn router() -> Router<AppState> {
             "/dashboard/members",
             get(access::members).post(access::create_member),
         )
+        .route(
+            "/dashboard/members/{id}/remove",
+            post(access::remove_member),
+        )
 }
 
 /// What every signed-in page knows: who is looking, their token for forms, and where they are.
@@ -162,6 +166,7 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "deleted" => "Deleted.",
         "created" => "Created.",
         "revoked" => "Revoked.",
+        "removed" => "Removed. Their sessions have ended.",
         _ => return None,
     })
 }

@@ -36,15 +36,21 @@ pub fn normalize_email(raw: &str) -> AppResult<String> {
     }
 }
 
-pub async fn create(store: &Store, new: NewMember<'_>, now: Timestamp) -> AppResult<Member> {
-    let email = normalize_email(new.email)?;
-    let chars = new.password.chars().count();
-    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
-        return Err(AppError::validation(
+fn check_password(password: &str) -> AppResult<()> {
+    let chars = password.chars().count();
+    if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
+        Ok(())
+    } else {
+        Err(AppError::validation(
             "password",
             format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
-        ));
+        ))
     }
+}
+
+pub async fn create(store: &Store, new: NewMember<'_>, now: Timestamp) -> AppResult<Member> {
+    let email = normalize_email(new.email)?;
+    check_password(new.password)?;
     let name = new
         .name
         .map(str::trim)
@@ -72,6 +78,46 @@ pub async fn create(store: &Store, new: NewMember<'_>, now: Timestamp) -> AppRes
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Removes a member of the actor's workspace, signing them out everywhere. Only an owner removes an
+/// owner, and nobody removes themselves, so a workspace never loses its last owner this way.
+pub async fn remove(store: &Store, actor: &Member, target: UserId) -> AppResult<Member> {
+    let member = store
+        .get_member(actor.workspace_id, target)
+        .await?
+        .ok_or(AppError::NotFound("member"))?;
+    if member.id == actor.id {
+        return Err(AppError::validation(
+            "member",
+            "you cannot remove yourself; another owner or admin can",
+        ));
+    }
+    if member.role == Role::Owner && actor.role != Role::Owner {
+        return Err(AppError::Forbidden(
+            "only an owner can remove an owner".into(),
+        ));
+    }
+    if !store.remove_member(actor.workspace_id, member.id).await? {
+        return Err(AppError::NotFound("member"));
+    }
+    Ok(member)
+}
+
+/// Sets a new password for the member with `email` (the operator's reset, from the CLI) and signs them
+/// out everywhere.
+pub async fn set_password(store: &Store, email: &str, password: &str) -> AppResult<Member> {
+    let email = normalize_email(email)?;
+    check_password(password)?;
+    let member = store
+        .member_by_email(&email)
+        .await?
+        .ok_or(AppError::NotFound("member"))?;
+    let hash = password::hash(password)?;
+    if !store.set_member_password(member.id, &hash).await? {
+        return Err(AppError::NotFound("member"));
+    }
+    Ok(member)
 }
 
 /// Checks an email and password; `None` for any mismatch (the caller cannot tell which part was wrong).

@@ -416,3 +416,150 @@ async fn repeated_wrong_passwords_lock_the_sign_in_for_a_while() {
     );
     assert_eq!(attempt("ops@example.com", PASSWORD).await.status(), 303);
 }
+
+#[tokio::test]
+async fn an_admin_removes_a_member_who_is_signed_out_at_once() {
+    let app = TestApp::spawn().await;
+    add_member(&app, "owner@example.com", Role::Owner).await;
+    add_member(&app, "ops@example.com", Role::Admin).await;
+    add_member(&app, "leaver@example.com", Role::Member).await;
+    let ws = app.json(app.api(Method::GET, "/api/v1/whoami"), 200).await;
+    let ws = s(&ws["workspace_id"]).parse().unwrap();
+    let id_of = |email: &'static str| {
+        let store = app.store.clone();
+        async move {
+            store
+                .list_members(ws)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.email == email)
+                .map(|m| m.id.to_string())
+                .unwrap_or_else(|| panic!("{email} is a member"))
+        }
+    };
+    let (owner_id, ops_id, leaver_id) = (
+        id_of("owner@example.com").await,
+        id_of("ops@example.com").await,
+        id_of("leaver@example.com").await,
+    );
+    let (leaver, _) = sign_in(&app, "leaver@example.com").await;
+    assert_eq!(page(&app, &leaver, "/dashboard/links").await.0, 200);
+
+    let (ops, _) = sign_in(&app, "ops@example.com").await;
+    let (status, html) = page(&app, &ops, "/dashboard/members").await;
+    assert_eq!(status, 200);
+    let remove = |id: &str| format!(r#"action="/dashboard/members/{id}/remove""#);
+    assert!(html.contains(&remove(&leaver_id)), "{html}");
+    assert!(
+        !html.contains(&remove(&ops_id)),
+        "no button to remove yourself"
+    );
+    assert!(
+        !html.contains(&remove(&owner_id)),
+        "an admin cannot remove an owner"
+    );
+    let token = csrf_field(&html);
+
+    // The refusals hold even when the form is sent by hand.
+    let removing = |id: &str| format!("/dashboard/members/{id}/remove");
+    let form = [("_csrf", token.as_str())];
+    assert_eq!(
+        post(&app, &ops, &removing(&owner_id), &form).await.status(),
+        403
+    );
+    assert_eq!(
+        post(&app, &ops, &removing(&ops_id), &form).await.status(),
+        422
+    );
+    assert_eq!(
+        post(&app, &ops, &removing(&leaver_id), &[]).await.status(),
+        403,
+        "no token"
+    );
+
+    let done = post(&app, &ops, &removing(&leaver_id), &form).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(
+        done.headers()[LOCATION],
+        "/dashboard/members?notice=removed"
+    );
+    // The leaver's session is over and the password no longer signs in.
+    let after = app
+        .client
+        .get(app.url("/dashboard/links"))
+        .header(COOKIE, &leaver)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303);
+    let (login_cookie, login_token) = login_form(&app).await;
+    let again = app
+        .client
+        .post(app.url("/dashboard/login"))
+        .header(COOKIE, login_cookie)
+        .form(&[
+            ("_csrf", login_token.as_str()),
+            ("email", "leaver@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 401);
+    assert_eq!(
+        post(&app, &ops, &removing(&leaver_id), &form)
+            .await
+            .status(),
+        404
+    );
+    // The email is free again.
+    add_member(&app, "leaver@example.com", Role::Viewer).await;
+}
+
+#[tokio::test]
+async fn a_password_reset_signs_the_member_out_everywhere() {
+    let app = TestApp::spawn().await;
+    add_member(&app, "ops@example.com", Role::Admin).await;
+    let (ops, _) = sign_in(&app, "ops@example.com").await;
+    assert_eq!(page(&app, &ops, "/dashboard/links").await.0, 200);
+
+    let short = members::set_password(&app.store, "ops@example.com", "short").await;
+    assert!(short.is_err(), "too short");
+    assert!(
+        members::set_password(&app.store, "nobody@example.com", "a new passphrase")
+            .await
+            .is_err()
+    );
+    members::set_password(&app.store, " OPS@example.com ", "a new passphrase")
+        .await
+        .expect("reset");
+    let after = app
+        .client
+        .get(app.url("/dashboard/links"))
+        .header(COOKIE, &ops)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 303, "the old session is over");
+    let sign_in_with = |password: &'static str| {
+        let app = &app;
+        async move {
+            let (login_cookie, token) = login_form(app).await;
+            app.client
+                .post(app.url("/dashboard/login"))
+                .header(COOKIE, login_cookie)
+                .form(&[
+                    ("_csrf", token.as_str()),
+                    ("email", "ops@example.com"),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(sign_in_with(PASSWORD).await, 401);
+    assert_eq!(sign_in_with("a new passphrase").await, 303);
+}

@@ -4,6 +4,7 @@
 mod shared;
 
 mod bots;
+mod cli;
 mod common;
 mod compat;
 mod dashboard;

@@ -214,6 +214,43 @@ async fn members_and_sessions(db: &TestDb) {
         s.session("hash-a", t(50)).await.unwrap().is_none(),
         "signed out"
     );
+
+    // A new password ends every session; removal does too, and frees the email.
+    s.create_session("hash-c", member.id, "csrf-c", t(60), t(200))
+        .await
+        .unwrap();
+    assert!(s
+        .set_member_password(member.id, "$argon2id$new")
+        .await
+        .unwrap());
+    assert!(s.session("hash-c", t(61)).await.unwrap().is_none());
+    assert_eq!(
+        s.get_member(ten.workspace.id, member.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+    s.create_session("hash-d", member.id, "csrf-d", t(62), t(200))
+        .await
+        .unwrap();
+    let elsewhere = tenant(s, Plan::Plus).await;
+    assert!(
+        !s.remove_member(elsewhere.workspace.id, member.id)
+            .await
+            .unwrap(),
+        "not from another workspace"
+    );
+    assert!(s.remove_member(ten.workspace.id, member.id).await.unwrap());
+    assert!(s.session("hash-d", t(63)).await.unwrap().is_none());
+    assert!(s
+        .get_member(ten.workspace.id, member.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!s.remove_member(ten.workspace.id, member.id).await.unwrap());
+    s.create_member(&twin).await.unwrap();
 }
 
 async fn links_events_and_versions(db: &TestDb) {
