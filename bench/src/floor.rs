@@ -55,7 +55,7 @@ const VARIANTS: [Variant; 3] = [
 /// median CPU µs per click of the schema as shipped.
 pub(crate) async fn run(source: &Path) -> Result<f64> {
     println!(
-        "  storage floor: SQLite alone, {} clicks of this run copied in transactions of {BATCH}:",
+        "  storage floor: SQLite alone, {BATCH} clicks of this run copied {BATCHES} times ({} clicks), one transaction per copy:",
         thousands(BATCH * BATCHES)
     );
     // The kernel's share (page cache writes, writeback) varies from run to run: the variants take
@@ -119,13 +119,15 @@ async fn measure(source: &Path, variant: &Variant) -> Result<(f64, u64)> {
     )))
     .await?;
     conn.execute("DETACH DATABASE src").await?;
-    let (templates, prefix): (i64, String) =
-        sqlx::query_as("SELECT COUNT(*), substr(MIN(id), 1, 24) FROM temp.te")
-            .fetch_one(&mut conn)
-            .await?;
+    let (events, clicks, prefix): (i64, i64, String) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM temp.te), (SELECT COUNT(*) FROM temp.tc), \
+         (SELECT substr(MIN(id), 1, 24) FROM temp.te)",
+    )
+    .fetch_one(&mut conn)
+    .await?;
     anyhow::ensure!(
-        templates as u64 == BATCH,
-        "the redirect run stored fewer than {BATCH} clicks"
+        events as u64 == BATCH && clicks as u64 == BATCH,
+        "the redirect run stored fewer than {BATCH} human clicks"
     );
 
     // Ids and times grow from batch to batch, as the UUID v7 ids and click times of a live run do.
@@ -148,7 +150,7 @@ async fn measure(source: &Path, variant: &Variant) -> Result<(f64, u64)> {
     };
     let statements: Vec<String> = (0..BATCHES).map(insert).collect();
 
-    let cpu_before = cpu::process_seconds(None)?;
+    let cpu_before = cpu::own_seconds()?;
     for (batch, sql) in statements.iter().enumerate() {
         conn.execute(sqlx::raw_sql(sql)).await?;
         if batch as u64 % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
@@ -156,7 +158,7 @@ async fn measure(source: &Path, variant: &Variant) -> Result<(f64, u64)> {
         }
     }
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await?;
-    let cpu = cpu::process_seconds(None)? - cpu_before;
+    let cpu = cpu::own_seconds()? - cpu_before;
     let pages: (i64, i64) = sqlx::query_as(
         "SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)",
     )

@@ -29,7 +29,7 @@ pub async fn run(opts: &RedirectOptions) -> Result<bool> {
         opts.measure.as_secs(),
         opts.warmup.as_secs()
     );
-    let (baseline, baseline_cpu) = run_baseline(opts).await.context("baseline")?;
+    let (baseline, baseline_cpu, busy_cores) = run_baseline(opts).await.context("baseline")?;
     print_figures("baseline hyper 302 from HashMap", &baseline);
     let linkwire = run_linkwire(opts).await.context("linkwire")?;
     print_figures("linkwire serve (click capture) ", &linkwire.load);
@@ -54,25 +54,29 @@ pub async fn run(opts: &RedirectOptions) -> Result<bool> {
     // `baseline_cpu` in all. At AIM of that rate a request may cost 1 / AIM as much, and the click
     // gets the difference.
     let budget = baseline_cpu * (1.0 / AIM - 1.0);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "  for {AIM} of the baseline a click may cost {budget:.1} µs of CPU ({baseline_cpu:.1} µs per baseline \
-         request × (1/{AIM} − 1)); it costs {click:.1} µs, of which SQLite alone needs {floor:.1} µs"
+         request × (1/{AIM} − 1); the baseline run kept {busy_cores:.2} of {cores} cores busy); it costs \
+         {click:.1} µs, of which SQLite alone needs {floor:.1} µs"
     );
     Ok(counted)
 }
 
-/// The baseline's figures, and the CPU µs per request of this process (its server and the load
-/// generator) while it ran.
-async fn run_baseline(opts: &RedirectOptions) -> Result<(LoadReport, f64)> {
+/// The baseline's figures, the CPU µs per request of this process (its server and the load generator)
+/// while it ran, and how many cores that kept busy on average.
+async fn run_baseline(opts: &RedirectOptions) -> Result<(LoadReport, f64, f64)> {
     let links = HashMap::from([(SLUG.to_owned(), LONG_URL.to_owned())]);
     let server = BaselineServer::start(links)?;
-    let cpu_before = cpu::process_seconds(None)?;
+    let cpu_before = cpu::own_seconds()?;
+    let started = Instant::now();
     let report = load::run(&load_spec(opts, server.addr)).await;
-    let cpu = cpu::process_seconds(None)? - cpu_before;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu::own_seconds()? - cpu_before;
     server.stop();
     let report = report?;
     let per_request = cpu / report.redirects.max(1) as f64 * 1e6;
-    Ok((report, per_request))
+    Ok((report, per_request, cpu / wall))
 }
 
 /// CPU µs per request during a linkwire load run.
@@ -129,17 +133,14 @@ pub(crate) async fn run_linkwire_on(
     if short_url != expected_short_url {
         println!("  note: short_url is {short_url}, expected {expected_short_url}");
     }
-    let cpu_before = (
-        cpu::process_seconds(server.pid())?,
-        cpu::process_seconds(None)?,
-    );
+    let cpu_before = (cpu::child_seconds(server.pid())?, cpu::own_seconds()?);
     let load = load::run(&load_spec(opts, server.addr)).await;
-    let generator_cpu = cpu::process_seconds(None)? - cpu_before.1;
+    let generator_cpu = cpu::own_seconds()? - cpu_before.1;
     let queue = queue_state(&server).await;
     // The clicks still queued when the load stops are part of what it cost: the server's CPU is read
     // once they are written.
     let written_after = wait_drained(&server).await;
-    let server_cpu = cpu::process_seconds(server.pid())? - cpu_before.0;
+    let server_cpu = cpu::child_seconds(server.pid())? - cpu_before.0;
     let stopping = Instant::now();
     let (exit, stopped) = server.stop().await?;
     let drain = stopping.elapsed();

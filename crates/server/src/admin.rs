@@ -197,7 +197,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             let Some(member) = store.member_by_email(&email).await? else {
                 bail!("no member {email}");
             };
-            store.remove_member(member.workspace_id, member.id).await?;
+            if !store.remove_member(member.workspace_id, member.id).await? {
+                bail!("no member {email}");
+            }
             println!(
                 "removed {} ({}) from workspace {}",
                 member.email, member.role, member.workspace_id

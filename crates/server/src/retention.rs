@@ -11,9 +11,10 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::Metrics;
 
-/// Clicks per transaction: small enough that click capture and deliveries, which share SQLite's one
-/// writer, wait at most a few milliseconds behind a pruning step.
-const CHUNK: u32 = 1_000;
+/// Clicks per transaction. A step also deletes every delivery and attempt of those clicks' events, so
+/// with many endpoints it is larger than it looks; after each step the task rests as long as the step
+/// took, so pruning never holds more than half of the one SQLite writer's time.
+const CHUNK: u32 = 500;
 
 /// Starts the task; abort the handle to stop it (an interrupted step rolls back).
 pub fn spawn(
@@ -49,17 +50,27 @@ pub fn spawn(
     })
 }
 
-/// One pass over every workspace: deletes what is past its plan's retention at `now`.
+/// One pass over every workspace: deletes what is past its plan's retention at `now`. A workspace whose
+/// pruning fails is logged and skipped; the others are still pruned.
 pub async fn prune_once(store: &Store, now: Timestamp) -> linkwire_store::Result<Pruned> {
     let mut total = Pruned::default();
     for (workspace, plan) in store.workspace_plans().await? {
         let cutoff = now - chrono::Duration::days(i64::from(plan.click_retention_days()));
         loop {
-            let step = store.prune_clicks(workspace, cutoff, CHUNK).await?;
-            total += step;
-            if step.clicks < u64::from(CHUNK) {
-                break;
+            let started = std::time::Instant::now();
+            match store.prune_clicks(workspace, cutoff, CHUNK).await {
+                Ok((step, more)) => {
+                    total += step;
+                    if !more || step.clicks == 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, %workspace, "pruning a workspace's click data failed");
+                    break;
+                }
             }
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
     Ok(total)

@@ -37,7 +37,7 @@ pub use domains::Domain;
 pub use endpoints::{Endpoint, EndpointFilter, EndpointKind, PreviousSecret};
 pub use events::EventFilter;
 pub use links::Link;
-pub use members::{Member, Session};
+pub use members::{Member, MemberRemoval, Session};
 pub use notify::Notice;
 pub use retention::Pruned;
 pub use tenancy::{Credential, CredentialKind, NewCredential, Organization, Tenant, Workspace};

@@ -20,6 +20,16 @@ pub struct Member {
     pub disabled_at: Option<Timestamp>,
 }
 
+/// What [`Store::remove_member_checked`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRemoval<E> {
+    Removed(Member),
+    /// The actor or the target is not a member of the workspace (any more).
+    Missing,
+    /// The check refused, with its reason.
+    Refused(E),
+}
+
 /// A live session with the member it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -122,6 +132,54 @@ impl Store {
             .rows_affected();
         tx.commit().await?;
         Ok(removed == 1)
+    }
+
+    /// Removes `target` from `ws` on behalf of `actor` if `allowed(actor, target)` accepts both rows as
+    /// they are inside the removing transaction (locked on PostgreSQL; on SQLite the transaction holds the
+    /// one writer). Two removals racing each other therefore cannot both pass a check that the other's
+    /// outcome would fail, such as two owners removing each other.
+    pub async fn remove_member_checked<E>(
+        &self,
+        ws: WorkspaceId,
+        actor: UserId,
+        target: UserId,
+        allowed: impl FnOnce(&Member, &Member) -> std::result::Result<(), E>,
+    ) -> Result<MemberRemoval<E>> {
+        let mut tx = self.begin().await?;
+        let lock = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.workspace_id = $1 AND m.id IN ($2, $3) ORDER BY m.id{lock}"
+        ))
+        .bind(ws.to_string())
+        .bind(actor.to_string())
+        .bind(target.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        let members = rows
+            .iter()
+            .map(Member::from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let find = |id: UserId| members.iter().find(|m| m.id == id);
+        let (Some(actor), Some(target)) = (find(actor), find(target)) else {
+            return Ok(MemberRemoval::Missing);
+        };
+        if let Err(why) = allowed(actor, target) {
+            return Ok(MemberRemoval::Refused(why));
+        }
+        sqlx::query("DELETE FROM sessions WHERE member_id = $1")
+            .bind(target.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM members WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.to_string())
+            .bind(target.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(MemberRemoval::Removed(target.clone()))
     }
 
     /// Replaces a member's password hash and ends every session they hold (a reset signs them out

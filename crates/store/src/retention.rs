@@ -5,6 +5,8 @@
 //! Work goes in small transactions, oldest clicks first, so the one SQLite writer is never held for
 //! long: click capture and deliveries write in between.
 
+use std::collections::HashSet;
+
 use linkwire_contract::{Plan, Timestamp, WorkspaceId};
 
 use sqlx::{Any, Transaction};
@@ -44,71 +46,101 @@ impl Store {
             .collect()
     }
 
-    /// Deletes up to `limit` of the workspace's oldest clicks from before `cutoff`, in one transaction,
-    /// with their events, deliveries and attempts. A click whose event is being delivered right now
-    /// (status `delivering`) is left for a later pass.
+    /// One pruning step: deletes up to `limit` of the workspace's oldest clicks from before `cutoff`, in
+    /// one transaction, with their events, deliveries and attempts. A click whose event is being
+    /// delivered right now (status `delivering`) is left for a later step, so the engine never records an
+    /// attempt onto a deleted row. The returned flag says whether older clicks may remain (the step was
+    /// full).
     pub async fn prune_clicks(
         &self,
         ws: WorkspaceId,
         cutoff: Timestamp,
         limit: u32,
-    ) -> Result<Pruned> {
+    ) -> Result<(Pruned, bool)> {
+        let limit = limit.max(1);
         let mut tx = self.begin().await?;
         let rows = sqlx::query(&format!(
             "SELECT c.id, c.event_id FROM clicks c WHERE c.workspace_id = $1 AND c.clicked_at < $2 \
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = c.event_id AND d.status = 'delivering') \
-             ORDER BY c.clicked_at LIMIT {}",
-            limit.max(1)
+             ORDER BY c.clicked_at LIMIT {limit}"
         ))
         .bind(ws.to_string())
         .bind(ms(cutoff))
         .fetch_all(&mut *tx)
         .await?;
-        if rows.is_empty() {
-            return Ok(Pruned::default());
-        }
+        let full = rows.len() == limit as usize;
         let mut clicks = Vec::with_capacity(rows.len());
-        let mut events = Vec::new();
         for r in &rows {
-            clicks.push(get::<i64>(r, "id")?);
-            if let Some(event) = get::<Option<String>>(r, "event_id")? {
-                events.push(event);
+            clicks.push((get::<i64>(r, "id")?, get::<Option<String>>(r, "event_id")?));
+        }
+        let events: Vec<String> = clicks.iter().filter_map(|(_, e)| e.clone()).collect();
+
+        // Which of these events are being delivered. On PostgreSQL the rows are locked first: a claim
+        // that got there before shows here as `delivering`, and a later one skips them (claims take
+        // `SKIP LOCKED`) until this transaction has deleted them. On SQLite this transaction holds the
+        // one writer connection, so no claim runs in between.
+        let ph = Placeholders::of(&tx);
+        let lock = match self.backend {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        };
+        let mut busy = HashSet::new();
+        for chunk in crate::statement_chunks(&events, ph.max_rows(1)) {
+            let sql = format!(
+                "SELECT event_id, status FROM deliveries WHERE event_id IN ({}){lock}",
+                ph.list(chunk.len(), 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q.bind(e.as_str());
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                if get::<String>(&r, "status")? == "delivering" {
+                    busy.insert(get::<String>(&r, "event_id")?);
+                }
             }
         }
-        let ph = Placeholders::of(&tx);
+        let events: Vec<String> = events.into_iter().filter(|e| !busy.contains(e)).collect();
+        let clicks: Vec<i64> = clicks
+            .into_iter()
+            .filter(|(_, e)| e.as_ref().is_none_or(|e| !busy.contains(e)))
+            .map(|(id, _)| id)
+            .collect();
+
         let mut pruned = Pruned::default();
-        if !events.is_empty() {
-            let list = ph.list(events.len(), 0);
-            pruned.attempts = delete_listed(
+        for chunk in crate::statement_chunks(&events, ph.max_rows(1)) {
+            let list = ph.list(chunk.len(), 0);
+            pruned.attempts += delete_listed(
                 &mut tx,
                 &format!("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id IN ({list}))"),
-                &events,
+                chunk,
             )
             .await?;
-            pruned.deliveries = delete_listed(
+            pruned.deliveries += delete_listed(
                 &mut tx,
                 &format!("DELETE FROM deliveries WHERE event_id IN ({list})"),
-                &events,
+                chunk,
             )
             .await?;
-            pruned.events = delete_listed(
+            pruned.events += delete_listed(
                 &mut tx,
                 &format!("DELETE FROM events WHERE id IN ({list})"),
-                &events,
+                chunk,
             )
             .await?;
         }
-        let sql = format!(
-            "DELETE FROM clicks WHERE id IN ({})",
-            ph.list(clicks.len(), 0)
-        );
-        let mut q = sqlx::query(&sql);
-        for id in &clicks {
-            q = q.bind(*id);
+        for chunk in crate::statement_chunks(&clicks, ph.max_rows(1)) {
+            let sql = format!(
+                "DELETE FROM clicks WHERE id IN ({})",
+                ph.list(chunk.len(), 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            pruned.clicks += q.execute(&mut *tx).await?.rows_affected();
         }
-        pruned.clicks = q.execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
-        Ok(pruned)
+        Ok((pruned, full))
     }
 }
 

@@ -2,7 +2,9 @@
 //! bytes; only its SHA-256 is stored, next to a per-session CSRF token that every form must echo.
 
 use linkwire_contract::{ApiKeyId, Role, Timestamp, UserId, WorkspaceId};
-use linkwire_store::{Credential, CredentialKind, Member, Session, Store, StoreError};
+use linkwire_store::{
+    Credential, CredentialKind, Member, MemberRemoval, Session, Store, StoreError,
+};
 use rand::RngCore;
 
 use crate::auth::{hash_token, Auth};
@@ -81,27 +83,30 @@ pub async fn create(store: &Store, new: NewMember<'_>, now: Timestamp) -> AppRes
 }
 
 /// Removes a member of the actor's workspace, signing them out everywhere. Only an owner removes an
-/// owner, and nobody removes themselves, so a workspace never loses its last owner this way.
+/// owner, and nobody removes themselves, so a workspace never loses its last owner this way (the rule is
+/// checked inside the removing transaction, so two owners removing each other at once cannot both pass).
 pub async fn remove(store: &Store, actor: &Member, target: UserId) -> AppResult<Member> {
-    let member = store
-        .get_member(actor.workspace_id, target)
-        .await?
-        .ok_or(AppError::NotFound("member"))?;
-    if member.id == actor.id {
-        return Err(AppError::validation(
-            "member",
-            "you cannot remove yourself; another owner or admin can",
-        ));
+    let removal = store
+        .remove_member_checked(actor.workspace_id, actor.id, target, |actor, target| {
+            if target.id == actor.id {
+                Err(AppError::validation(
+                    "member",
+                    "you cannot remove yourself; another owner or admin can",
+                ))
+            } else if target.role == Role::Owner && actor.role != Role::Owner {
+                Err(AppError::Forbidden(
+                    "only an owner can remove an owner".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .await?;
+    match removal {
+        MemberRemoval::Removed(member) => Ok(member),
+        MemberRemoval::Missing => Err(AppError::NotFound("member")),
+        MemberRemoval::Refused(why) => Err(why),
     }
-    if member.role == Role::Owner && actor.role != Role::Owner {
-        return Err(AppError::Forbidden(
-            "only an owner can remove an owner".into(),
-        ));
-    }
-    if !store.remove_member(actor.workspace_id, member.id).await? {
-        return Err(AppError::NotFound("member"));
-    }
-    Ok(member)
 }
 
 /// Sets a new password for the member with `email` (the operator's reset, from the CLI) and signs them

@@ -353,6 +353,25 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_lockout() {
             assert_eq!(attempt("203.0.113.9", "wrong password!").await, 401);
         }
         assert_eq!(attempt("203.0.113.9", PASSWORD).await, 429);
+        if trusted {
+            // A client's own X-Forwarded-For line, with the proxy's appended as a second line: the
+            // proxy's entry (the right-most) is the address, whatever the client wrote.
+            let spoofed = app
+                .client
+                .post(app.url("/dashboard/login"))
+                .header(COOKIE, login_cookie.clone())
+                .header("x-forwarded-for", "198.51.100.99")
+                .header("x-forwarded-for", "203.0.113.9")
+                .form(&[
+                    ("_csrf", token.as_str()),
+                    ("email", "ops@example.com"),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(spoofed.status(), 429);
+        }
         let elsewhere = attempt("198.51.100.7", PASSWORD).await;
         if trusted {
             // The proxy forwards another client: its own count, so the owner still gets in.
@@ -513,6 +532,39 @@ async fn an_admin_removes_a_member_who_is_signed_out_at_once() {
             .status(),
         404
     );
+    // A member of another workspace is out of reach.
+    let other = app.second_tenant().await;
+    members::create(
+        &app.store,
+        NewMember {
+            workspace_id: other.workspace_id.parse().unwrap(),
+            email: "stranger@example.com",
+            name: None,
+            role: Role::Member,
+            password: PASSWORD,
+        },
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let stranger = app
+        .store
+        .member_by_email("stranger@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        post(&app, &ops, &removing(&stranger.id.to_string()), &form)
+            .await
+            .status(),
+        404
+    );
+    assert!(app
+        .store
+        .member_by_email("stranger@example.com")
+        .await
+        .unwrap()
+        .is_some());
     // The email is free again.
     add_member(&app, "leaver@example.com", Role::Viewer).await;
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use linkwire_contract::{Plan, ScopeSet, WorkspaceId};
 use linkwire_server::retention;
 use linkwire_store::Pruned;
-use reqwest::Method;
 use serde_json::json;
 
 use crate::common::*;
@@ -95,33 +94,12 @@ async fn clicks_past_the_plans_retention_are_pruned_with_their_events() {
         .text()
         .await
         .expect("body");
-    assert!(
-        metrics.contains("linkwire_clicks_pruned_total 3"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("linkwire_click_events_pruned_total 2"),
-        "{metrics}"
-    );
-    // The analytics route agrees: nothing left for the Starter link.
-    let links = app
-        .json(app.api_as(&starter.key, Method::GET, "/api/v1/links"), 200)
-        .await;
-    let spring_id = links["links"][0]["id"]
-        .as_str()
-        .expect("link id")
-        .to_owned();
-    let totals = app
-        .json(
-            app.api_as(
-                &starter.key,
-                Method::GET,
-                &format!("/api/v1/links/{spring_id}/analytics?include_bots=1&range_days=14"),
-            ),
-            200,
-        )
-        .await;
-    assert_eq!(totals["totals"]["clicks"], 0);
+    for line in [
+        "linkwire_clicks_pruned_total 3",
+        "linkwire_click_events_pruned_total 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
 }
 
 #[tokio::test]
@@ -136,7 +114,7 @@ async fn pruning_works_through_a_backlog_in_steps() {
         json!({"long_url": "https://example.com/many", "slug": "many"}),
     )
     .await;
-    // More clicks than one pruning step takes (1,000), so the pass needs several.
+    // More clicks than one pruning step takes (500), so the pass needs several.
     let clicks = 2_500;
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..50 {

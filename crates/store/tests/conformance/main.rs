@@ -11,8 +11,8 @@ use linkwire_contract::{
 };
 use linkwire_store::{
     AnalyticsFilter, AttemptDisposition, AttemptRecord, ClickRow, CredentialKind, DeliveryFilter,
-    DeliveryHandoff, Endpoint, EndpointKind, EventFilter, Link, Member, NewCredential, Pruned,
-    Store, StoreError, Tenant,
+    DeliveryHandoff, Endpoint, EndpointKind, EventFilter, Link, Member, MemberRemoval,
+    NewCredential, Pruned, Store, StoreError, Tenant,
 };
 use support::{t, tenant, TestDb};
 
@@ -251,6 +251,47 @@ async fn members_and_sessions(db: &TestDb) {
         .is_none());
     assert!(!s.remove_member(ten.workspace.id, member.id).await.unwrap());
     s.create_member(&twin).await.unwrap();
+
+    // A checked removal sees both rows and applies the caller's rule inside its transaction.
+    let actor = Member {
+        id: UserId::new(),
+        email: "lead@example.com".into(),
+        role: Role::Owner,
+        ..twin.clone()
+    };
+    s.create_member(&actor).await.unwrap();
+    let refuse = |a: &Member, t: &Member| {
+        assert_eq!((a.id, t.id), (actor.id, twin.id));
+        Err("no")
+    };
+    assert_eq!(
+        s.remove_member_checked(ten.workspace.id, actor.id, twin.id, refuse)
+            .await
+            .unwrap(),
+        MemberRemoval::Refused("no")
+    );
+    assert_eq!(
+        s.remove_member_checked(
+            elsewhere.workspace.id,
+            actor.id,
+            twin.id,
+            |_, _| Ok::<(), ()>(())
+        )
+        .await
+        .unwrap(),
+        MemberRemoval::Missing
+    );
+    assert_eq!(
+        s.remove_member_checked(ten.workspace.id, actor.id, twin.id, |_, _| Ok::<(), ()>(()))
+            .await
+            .unwrap(),
+        MemberRemoval::Removed(twin.clone())
+    );
+    assert!(s
+        .member_by_email("ops@example.com")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn links_events_and_versions(db: &TestDb) {
@@ -996,12 +1037,12 @@ async fn pruning_clicks_takes_their_events_deliveries_and_attempts(db: &TestDb) 
     };
     assert_eq!(
         s.prune_clicks(ws, t(50), 2).await.unwrap(),
-        pruned(2, 2, 2, 2),
-        "the two oldest, with their events, deliveries and attempts"
+        (pruned(2, 2, 2, 2), true),
+        "the two oldest, with their events, deliveries and attempts; there may be more"
     );
     assert_eq!(
         s.prune_clicks(ws, t(50), 2).await.unwrap(),
-        pruned(1, 0, 0, 0),
+        (pruned(1, 0, 0, 0), true),
         "the bot click; the click being delivered waits"
     );
     s.record_attempts(&[delivered(&click_events[2])])
@@ -1009,11 +1050,11 @@ async fn pruning_clicks_takes_their_events_deliveries_and_attempts(db: &TestDb) 
         .unwrap();
     assert_eq!(
         s.prune_clicks(ws, t(50), 2).await.unwrap(),
-        pruned(1, 1, 1, 1)
+        (pruned(1, 1, 1, 1), false)
     );
     assert_eq!(
         s.prune_clicks(ws, t(50), 2).await.unwrap(),
-        Pruned::default()
+        (Pruned::default(), false)
     );
     assert_eq!(
         s.count_clicks(ws).await.unwrap(),
