@@ -192,6 +192,10 @@ async fn link_page(
     let mut ctx = context(signed, "links");
     ctx.insert("link".into(), link_view(state, &link));
     ctx.insert("clicks".into(), json!(clicks));
+    ctx.insert(
+        "retention_days".into(),
+        json!(signed.auth.plan().click_retention_days()),
+    );
     ctx.extend(extra);
     page_with_status("link.html", ctx, status)
 }

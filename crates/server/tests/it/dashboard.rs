@@ -262,10 +262,14 @@ async fn forms_need_the_session_token_and_viewers_change_nothing() {
     )
     .await;
     assert_eq!(ok.status(), 303);
-    assert!(ok.headers()[LOCATION]
-        .to_str()
-        .unwrap()
-        .starts_with("/dashboard/links/"));
+    let created = ok.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(created.starts_with("/dashboard/links/"));
+    // The link page says how long its clicks are kept (the bootstrap organization is Enterprise).
+    let (_, link_page) = page(&app, &editor, &created).await;
+    assert!(
+        link_page.contains("Clicks are kept 540 days on the enterprise plan"),
+        "{link_page}"
+    );
     let links = app.json(app.api(Method::GET, "/api/v1/links"), 200).await;
     assert_eq!(links["links"].as_array().unwrap().len(), 1);
     let events = app
