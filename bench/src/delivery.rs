@@ -520,10 +520,11 @@ async fn backlog(opts: &DeliveryOptions) -> Result<Backlog> {
     let give_up = Instant::now() + Duration::from_secs(600);
     let waiting = loop {
         rss_peak = rss_peak.max(vm_rss_mb(pid).unwrap_or(0.0));
-        let pending = store.count_deliveries(DeliveryStatus::Pending).await? as u64;
-        let delivering = store.count_deliveries(DeliveryStatus::Delivering).await? as u64;
-        if pending + delivering >= expected || Instant::now() >= give_up {
-            break pending + delivering;
+        let unfinished = store
+            .count_deliveries(&[DeliveryStatus::Pending, DeliveryStatus::Delivering])
+            .await? as u64;
+        if unfinished >= expected || Instant::now() >= give_up {
+            break unfinished;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

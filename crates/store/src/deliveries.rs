@@ -806,13 +806,21 @@ impl Store {
         Ok(at.map(linkwire_contract::from_millis))
     }
 
-    pub async fn count_deliveries(&self, status: DeliveryStatus) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = $1")
-                .bind(status.as_str())
-                .fetch_one(&self.reader)
-                .await?,
-        )
+    /// Deliveries in any of `statuses`, counted in one statement (one snapshot: a delivery moving between
+    /// two of them is counted once).
+    pub async fn count_deliveries(&self, statuses: &[DeliveryStatus]) -> Result<i64> {
+        if statuses.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ({})",
+            crate::Placeholders::for_backend(self.backend).list(statuses.len(), 0)
+        );
+        let mut q = sqlx::query_scalar(&sql);
+        for status in statuses {
+            q = q.bind(status.as_str());
+        }
+        Ok(q.fetch_one(&self.reader).await?)
     }
 
     /// Writes a standalone delivery (test-sends, replays).

@@ -741,13 +741,24 @@ async fn pause_resume_and_lease_expiry(db: &TestDb) {
         .await
         .unwrap());
     assert!(s.claim_due(t(3), t(100), 10, &[]).await.unwrap().is_empty());
-    assert_eq!(s.count_deliveries(DeliveryStatus::Paused).await.unwrap(), 3);
+    assert_eq!(
+        s.count_deliveries(&[DeliveryStatus::Paused]).await.unwrap(),
+        3
+    );
     assert!(s
         .set_endpoint_enabled(ten.workspace.id, e.id, true, None, t(4))
         .await
         .unwrap());
     let claimed = s.claim_due(t(5), t(20), 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 3);
+    assert_eq!(
+        s.count_deliveries(&[DeliveryStatus::Pending, DeliveryStatus::Delivering])
+            .await
+            .unwrap(),
+        3,
+        "counted across statuses"
+    );
+    assert_eq!(s.count_deliveries(&[]).await.unwrap(), 0);
     // A claimer that dies: its lease runs out and the work is released to others.
     assert_eq!(s.release_expired_claims(t(19)).await.unwrap(), 0);
     assert_eq!(s.release_expired_claims(t(21)).await.unwrap(), 3);
@@ -758,7 +769,7 @@ async fn pause_resume_and_lease_expiry(db: &TestDb) {
         .await
         .unwrap());
     assert_eq!(
-        s.count_deliveries(DeliveryStatus::DeadLetter)
+        s.count_deliveries(&[DeliveryStatus::DeadLetter])
             .await
             .unwrap(),
         3
