@@ -77,7 +77,8 @@ impl Store {
         // Which of these events are being delivered. On PostgreSQL the rows are locked first: a claim
         // that got there before shows here as `delivering`, and a later one skips them (claims take
         // `SKIP LOCKED`) until this transaction has deleted them. On SQLite this transaction holds the
-        // one writer connection, so no claim runs in between.
+        // one writer connection, so no claim runs in between. Rows are locked in id order, so two nodes
+        // pruning the same workspace at once wait for each other instead of deadlocking.
         let ph = Placeholders::of(&tx);
         let lock = match self.backend {
             crate::Backend::Postgres => " FOR UPDATE",
@@ -86,7 +87,7 @@ impl Store {
         let mut busy = HashSet::new();
         for chunk in crate::statement_chunks(&events, ph.max_rows(1)) {
             let sql = format!(
-                "SELECT event_id, status FROM deliveries WHERE event_id IN ({}){lock}",
+                "SELECT event_id, status FROM deliveries WHERE event_id IN ({}) ORDER BY id{lock}",
                 ph.list(chunk.len(), 0)
             );
             let mut q = sqlx::query(&sql);
