@@ -59,6 +59,31 @@ async fn login_form(app: &TestApp) -> (String, String) {
 }
 
 /// Signs in through the login form; returns the session cookie pair and the Set-Cookie header.
+/// Posts the sign-in form (fetched fresh, with its cookie) with `email`, `password` and any extra headers.
+async fn try_sign_in(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let (login_cookie, token) = login_form(app).await;
+    let mut req = app
+        .client
+        .post(app.url("/dashboard/login"))
+        .header(COOKIE, login_cookie);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.form(&[
+        ("_csrf", token.as_str()),
+        ("email", email),
+        ("password", password),
+    ])
+    .send()
+    .await
+    .unwrap()
+}
+
 async fn sign_in(app: &TestApp, email: &str) -> (String, String) {
     let (login_cookie, token) = login_form(app).await;
     let resp = app
@@ -177,18 +202,7 @@ async fn wrong_passwords_unknown_members_and_missing_login_tokens_are_refused() 
         ("ops@example.com", "wrong password!"),
         ("nobody@example.com", PASSWORD),
     ] {
-        let resp = app
-            .client
-            .post(app.url("/dashboard/login"))
-            .header(COOKIE, &login_cookie)
-            .form(&[
-                ("_csrf", token.as_str()),
-                ("email", email),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let resp = try_sign_in(&app, email, password, &[]).await;
         assert_eq!(resp.status(), 401);
         assert!(set_cookies(&resp)
             .iter()
@@ -334,23 +348,17 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_lockout() {
         })
         .await;
         add_member(&app, "ops@example.com", Role::Admin).await;
-        let (login_cookie, token) = login_form(&app).await;
         let attempt = |client: &'static str, password: &'static str| {
-            let (app, login_cookie, token) = (&app, login_cookie.clone(), token.clone());
+            let app = &app;
             async move {
-                app.client
-                    .post(app.url("/dashboard/login"))
-                    .header(COOKIE, login_cookie)
-                    .header("x-forwarded-for", client)
-                    .form(&[
-                        ("_csrf", token.as_str()),
-                        ("email", "ops@example.com"),
-                        ("password", password),
-                    ])
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
+                try_sign_in(
+                    app,
+                    "ops@example.com",
+                    password,
+                    &[("x-forwarded-for", client)],
+                )
+                .await
+                .status()
             }
         };
         for _ in 0..5 {
@@ -360,20 +368,16 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_lockout() {
         if trusted {
             // A client's own X-Forwarded-For line, with the proxy's appended as a second line: the
             // proxy's entry (the right-most) is the address, whatever the client wrote.
-            let spoofed = app
-                .client
-                .post(app.url("/dashboard/login"))
-                .header(COOKIE, login_cookie.clone())
-                .header("x-forwarded-for", "198.51.100.99")
-                .header("x-forwarded-for", "203.0.113.9")
-                .form(&[
-                    ("_csrf", token.as_str()),
-                    ("email", "ops@example.com"),
-                    ("password", PASSWORD),
-                ])
-                .send()
-                .await
-                .unwrap();
+            let spoofed = try_sign_in(
+                &app,
+                "ops@example.com",
+                PASSWORD,
+                &[
+                    ("x-forwarded-for", "198.51.100.99"),
+                    ("x-forwarded-for", "203.0.113.9"),
+                ],
+            )
+            .await;
             assert_eq!(spoofed.status(), 429);
         }
         let elsewhere = attempt("198.51.100.7", PASSWORD).await;
@@ -392,23 +396,8 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_lockout() {
 async fn repeated_wrong_passwords_lock_the_sign_in_for_a_while() {
     let app = TestApp::spawn().await;
     add_member(&app, "ops@example.com", Role::Admin).await;
-    let (login_cookie, token) = login_form(&app).await;
-    let attempt = |email: &'static str, password: &'static str| {
-        let (app, login_cookie, token) = (&app, login_cookie.clone(), token.clone());
-        async move {
-            app.client
-                .post(app.url("/dashboard/login"))
-                .header(COOKIE, login_cookie)
-                .form(&[
-                    ("_csrf", token.as_str()),
-                    ("email", email),
-                    ("password", password),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let attempt =
+        |email: &'static str, password: &'static str| try_sign_in(&app, email, password, &[]);
     for _ in 0..5 {
         assert_eq!(
             attempt("ops@example.com", "wrong password!").await.status(),
@@ -516,19 +505,7 @@ async fn an_admin_removes_a_member_who_is_signed_out_at_once() {
         .await
         .unwrap();
     assert_eq!(after.status(), 303);
-    let (login_cookie, login_token) = login_form(&app).await;
-    let again = app
-        .client
-        .post(app.url("/dashboard/login"))
-        .header(COOKIE, login_cookie)
-        .form(&[
-            ("_csrf", login_token.as_str()),
-            ("email", "leaver@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let again = try_sign_in(&app, "leaver@example.com", PASSWORD, &[]).await;
     assert_eq!(again.status(), 401);
     assert_eq!(
         post(&app, &ops, &removing(&leaver_id), &form)
@@ -601,18 +578,8 @@ async fn a_password_reset_signs_the_member_out_everywhere() {
     let sign_in_with = |password: &'static str| {
         let app = &app;
         async move {
-            let (login_cookie, token) = login_form(app).await;
-            app.client
-                .post(app.url("/dashboard/login"))
-                .header(COOKIE, login_cookie)
-                .form(&[
-                    ("_csrf", token.as_str()),
-                    ("email", "ops@example.com"),
-                    ("password", password),
-                ])
-                .send()
+            try_sign_in(app, "ops@example.com", password, &[])
                 .await
-                .unwrap()
                 .status()
         }
     };
