@@ -8,7 +8,6 @@
 use std::collections::HashSet;
 
 use linkwire_contract::{Plan, Timestamp, WorkspaceId};
-
 use sqlx::{Any, Transaction};
 
 use crate::rows::{get, ms, parsed};
