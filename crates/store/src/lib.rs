@@ -48,6 +48,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The clause that keeps the rows a `SELECT` read locked until its transaction ends: `FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, where a write transaction already holds the one writer connection.
+    pub(crate) fn row_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]

@@ -100,19 +100,6 @@ impl Store {
         .collect()
     }
 
-    pub async fn get_member(&self, ws: WorkspaceId, id: UserId) -> Result<Option<Member>> {
-        sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.workspace_id = $1 AND m.id = $2"
-        ))
-        .bind(ws.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await?
-        .as_ref()
-        .map(Member::from_row)
-        .transpose()
-    }
-
     /// Deletes a member of `ws` and every session they hold; false when there was no such member. The
     /// email is free to be added again afterwards.
     pub async fn remove_member(&self, ws: WorkspaceId, id: UserId) -> Result<bool> {
@@ -146,10 +133,7 @@ impl Store {
         allowed: impl FnOnce(&Member, &Member) -> std::result::Result<(), E>,
     ) -> Result<MemberRemoval<E>> {
         let mut tx = self.begin().await?;
-        let lock = match self.backend {
-            crate::Backend::Postgres => " FOR UPDATE",
-            crate::Backend::Sqlite => "",
-        };
+        let lock = self.backend.row_lock();
         let rows = sqlx::query(&format!(
             "SELECT {MEMBER_COLUMNS} FROM members m WHERE m.workspace_id = $1 AND m.id IN ($2, $3) ORDER BY m.id{lock}"
         ))

@@ -79,10 +79,7 @@ impl Store {
         // one writer connection, so no claim runs in between. Rows are locked in id order, so two nodes
         // pruning the same workspace at once wait for each other instead of deadlocking.
         let ph = Placeholders::of(&tx);
-        let lock = match self.backend {
-            crate::Backend::Postgres => " FOR UPDATE",
-            crate::Backend::Sqlite => "",
-        };
+        let lock = self.backend.row_lock();
         let mut busy = HashSet::new();
         for chunk in crate::statement_chunks(&events, ph.max_rows(1)) {
             let sql = format!(

@@ -166,6 +166,21 @@ impl TestApp {
         v["link"].clone()
     }
 
+    /// Follows a short URL as a desktop browser would (a human click); returns the status.
+    pub async fn human_click(&self, short_url: &str) -> u16 {
+        self.client
+            .get(short_url)
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            )
+            .send()
+            .await
+            .expect("click sent")
+            .status()
+            .as_u16()
+    }
+
     /// The `link.created` event of a link.
     pub async fn created_event_id(&self, link_id: &str) -> String {
         let v = self

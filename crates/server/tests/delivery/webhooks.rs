@@ -548,17 +548,7 @@ async fn subscriptions_filter_events_and_plans_gate_them() {
     );
 
     // A human click reaches the click endpoint (and not the link.created one).
-    let resp = app
-        .client
-        .get(s(&link["short_url"]))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 302);
+    assert_eq!(app.human_click(&s(&link["short_url"])).await, 302);
     let got = clicks.wait_for(1).await;
     assert_eq!(got[0].h("x-nim-event-type"), "link.clicked");
     got[0].assert_signed(&c.secret);
@@ -1039,17 +1029,7 @@ async fn retention_deletes_click_deliveries_with_their_attempts_and_keeps_lifecy
     let link = app.create_link().await;
     let created = app.created_event_id(&s(&link["id"])).await;
     app.wait_delivery(&ep.id, &created, "delivered").await;
-    let resp = app
-        .client
-        .get(s(&link["short_url"]))
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-        )
-        .send()
-        .await
-        .expect("click");
-    assert_eq!(resp.status(), 302);
+    assert_eq!(app.human_click(&s(&link["short_url"])).await, 302);
     let clicked = rx.wait_for(2).await[1].event_id();
     app.wait_delivery(&ep.id, &clicked, "delivered").await;
 

@@ -225,7 +225,7 @@ async fn members_and_sessions(db: &TestDb) {
         .unwrap());
     assert!(s.session("hash-c", t(61)).await.unwrap().is_none());
     assert_eq!(
-        s.get_member(ten.workspace.id, member.id)
+        s.member_by_email("ops@example.com")
             .await
             .unwrap()
             .unwrap()
@@ -245,7 +245,7 @@ async fn members_and_sessions(db: &TestDb) {
     assert!(s.remove_member(ten.workspace.id, member.id).await.unwrap());
     assert!(s.session("hash-d", t(63)).await.unwrap().is_none());
     assert!(s
-        .get_member(ten.workspace.id, member.id)
+        .member_by_email("ops@example.com")
         .await
         .unwrap()
         .is_none());
